@@ -1,0 +1,9 @@
+"""featvec: embeddings for everything in behavioural and tabular data."""
+from .models import DeepRecommender, MatrixFactorization
+from .persistence import load
+from .schema import Bag, Categorical, Numeric
+from .vectors import Vectors, VectorSet
+
+__version__ = "0.1.0"
+__all__ = ["MatrixFactorization", "DeepRecommender", "load", "Categorical", "Numeric", "Bag", "Vectors",
+           "VectorSet", "__version__"]

@@ -1,0 +1,226 @@
+"""Vocabularies, normalisers and the encoder that turns DataFrame columns into tensors."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .schema import Bag, Categorical, Feature, Numeric, check_unique_names, feature_name
+from .validation import check_no_missing, numeric_values, require_columns
+
+
+def _py(values) -> list:
+    """Plain Python scalars (JSON-safe), whatever numpy/pandas types came in."""
+    return [v.item() if hasattr(v, "item") else v for v in values]
+
+
+class Vocabulary:
+    """Maps original values to indices 1..n; 0 is 'unknown' (unseen or rarer than min_count)."""
+
+    def __init__(self, values: Sequence):
+        self.values = _py(values)
+        self._index = pd.Index(self.values)
+        if not self._index.is_unique:
+            raise ValueError("vocabulary values must be unique")
+
+    @classmethod
+    def fit(cls, values, min_count: int = 1, max_size: int | None = None) -> "Vocabulary":
+        counts = pd.Series(values).value_counts(sort=False, dropna=True)
+        counts = counts[counts >= min_count]
+        if max_size is not None and len(counts) > max_size:
+            counts = counts.sort_values(ascending=False, kind="stable").iloc[:max_size]
+        try:
+            keys = sorted(counts.index)
+        except TypeError:  # mixed types: keep first-seen order
+            keys = list(counts.index)
+        return cls(keys)
+
+    def __len__(self) -> int:
+        """Number of rows the embedding table needs (values + the unknown row)."""
+        return len(self.values) + 1
+
+    def encode(self, values) -> np.ndarray:
+        idx = self._index.get_indexer(pd.Index(_py(values) if isinstance(values, list) else values))
+        return (idx + 1).astype(np.int64)
+
+    def decode(self, idx) -> list:
+        idx = np.asarray(idx)
+        if (idx <= 0).any() or (idx > len(self.values)).any():
+            raise ValueError("index 0 (unknown) or out of range has no original value")
+        arr = np.asarray(self.values, dtype=object)
+        return list(arr[idx - 1])
+
+    def to_json(self) -> list:
+        return list(self.values)
+
+
+@dataclass
+class EncodedBag:
+    """A batch of variable-length bags in CSR form: bag i holds indices[indptr[i]:indptr[i+1]]."""
+
+    indptr: torch.Tensor
+    indices: torch.Tensor
+    weights: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.indptr.numel() - 1
+
+    def take(self, rows: torch.Tensor) -> "EncodedBag":
+        starts = self.indptr[rows]
+        lens = self.indptr[rows + 1] - starts
+        indptr = torch.zeros(rows.numel() + 1, dtype=torch.long, device=rows.device)
+        torch.cumsum(lens, 0, out=indptr[1:])
+        total = int(indptr[-1])
+        pos = torch.repeat_interleave(starts - indptr[:-1], lens, output_size=total)
+        pos += torch.arange(total, device=rows.device)
+        return EncodedBag(indptr, self.indices[pos], self.weights[pos])
+
+    def to(self, device) -> "EncodedBag":
+        return EncodedBag(self.indptr.to(device), self.indices.to(device), self.weights.to(device))
+
+    @staticmethod
+    def from_lists(lists: Sequence[Sequence[int]], pooling: str = "mean", weights=None) -> "EncodedBag":
+        lens = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+        indptr = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum(lens, out=indptr[1:])
+        flat = np.fromiter((v for x in lists for v in x), dtype=np.int64, count=int(indptr[-1]))
+        w = None
+        if weights is not None:
+            w = np.fromiter((v for x in weights for v in x), dtype=np.float64, count=int(indptr[-1]))
+        return EncodedBag.from_csr(indptr, flat, pooling, w)
+
+    @staticmethod
+    def from_csr(indptr: np.ndarray, indices: np.ndarray, pooling: str = "mean", weights=None) -> "EncodedBag":
+        n = len(indptr) - 1
+        lens = np.diff(indptr)
+        w = np.ones(len(indices)) if weights is None else np.asarray(weights, dtype=np.float64)
+        row_of = np.repeat(np.arange(n), lens)
+        if pooling == "mean":
+            tot = np.bincount(row_of, weights=w, minlength=n)
+            w = w / np.where(tot == 0, 1.0, tot)[row_of]
+        elif pooling == "sqrt":
+            w = w / np.sqrt(np.maximum(lens, 1))[row_of]
+        return EncodedBag(
+            torch.as_tensor(indptr, dtype=torch.long),
+            torch.as_tensor(indices, dtype=torch.long),
+            torch.as_tensor(w, dtype=torch.float32),
+        )
+
+
+def take(value, rows: torch.Tensor):
+    """Row subset of one encoded feature (tensor or EncodedBag)."""
+    return value.take(rows) if isinstance(value, EncodedBag) else value[rows]
+
+
+def to_device(inputs: dict, device) -> dict:
+    return {k: v.to(device) for k, v in inputs.items()}
+
+
+class Normalizer:
+    """Per-column standardisation fitted on train; optional mean imputation."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.std = np.asarray(std, dtype=np.float64)
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> "Normalizer":
+        mean = np.nanmean(x, axis=0)
+        std = np.nanstd(x, axis=0)
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+        std = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
+        return cls(mean, std)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        z = (x - self.mean) / self.std
+        return np.where(np.isnan(z), 0.0, z)  # NaN only survives here when imputation is on
+
+    def to_json(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+def _bag_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
+    out = []
+    for pos, cell in enumerate(df[f.column].tolist()):
+        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+            out.append(())
+        elif isinstance(cell, (list, tuple, np.ndarray, set, pd.Series)):
+            out.append(list(cell))
+        else:
+            raise ValueError(
+                f"{what}: column {f.column!r} is a Bag and needs a list per row; row {pos} "
+                f"(index {df.index[pos]!r}) holds {cell!r}"
+            )
+    return out
+
+
+class FeatureEncoder:
+    """Fits vocabularies/normalisers on train and turns frames into tensors, one entry per feature."""
+
+    def __init__(self, features: Sequence[Feature]):
+        check_unique_names(features)
+        self.features = list(features)
+        self.vocabs: dict[str, Vocabulary] = {}
+        self.normalizers: dict[str, Normalizer] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return [feature_name(f) for f in self.features]
+
+    def fit(self, df: pd.DataFrame, what: str = "data") -> "FeatureEncoder":
+        require_columns(df, [c for f in self.features for c in f.columns], what)
+        for f in self.features:
+            name = feature_name(f)
+            if isinstance(f, Categorical):
+                self.vocabs[name] = Vocabulary.fit(df[f.column].dropna(), f.min_count, f.max_size)
+            elif isinstance(f, Bag):
+                flat = [v for bag in _bag_lists(df, f, what) for v in bag]
+                self.vocabs[name] = Vocabulary.fit(flat, f.min_count, f.max_size)
+            else:
+                x = self._numeric(df, f, what)
+                self.normalizers[name] = Normalizer.fit(x)
+        return self
+
+    def _numeric(self, df, f: Numeric, what) -> np.ndarray:
+        cols = [numeric_values(df, c, what, allow_nan=f.impute is not None) for c in f.columns]
+        return np.stack(cols, axis=1)
+
+    def input_size(self, name: str) -> int:
+        if name in self.vocabs:
+            return len(self.vocabs[name])
+        return len(self.normalizers[name].mean)
+
+    def transform(self, df: pd.DataFrame, what: str = "data") -> dict:
+        require_columns(df, [c for f in self.features for c in f.columns], what)
+        out = {}
+        for f in self.features:
+            name = feature_name(f)
+            if isinstance(f, Categorical):
+                check_no_missing(df, f.column, what)
+                out[name] = torch.as_tensor(self.vocabs[name].encode(df[f.column].to_numpy()))
+            elif isinstance(f, Bag):
+                lists = _bag_lists(df, f, what)
+                vocab = self.vocabs[name]
+                enc = [vocab.encode(list(b)) if len(b) else () for b in lists]
+                w = _bag_lists(df, Bag(f.weights), what) if f.weights else None
+                out[name] = EncodedBag.from_lists(enc, f.pooling, w)
+            else:
+                z = self.normalizers[name].transform(self._numeric(df, f, what))
+                out[name] = torch.as_tensor(z, dtype=torch.float32)
+        return out
+
+    def state(self) -> dict:
+        return {
+            "vocabs": {k: v.to_json() for k, v in self.vocabs.items()},
+            "normalizers": {k: v.to_json() for k, v in self.normalizers.items()},
+        }
+
+    @classmethod
+    def from_state(cls, features: Sequence[Feature], state: dict) -> "FeatureEncoder":
+        enc = cls(features)
+        enc.vocabs = {k: Vocabulary(v) for k, v in state["vocabs"].items()}
+        enc.normalizers = {k: Normalizer(v["mean"], v["std"]) for k, v in state["normalizers"].items()}
+        return enc

@@ -1,0 +1,4 @@
+from .deep import DeepRecommender
+from .mf import MatrixFactorization
+
+__all__ = ["MatrixFactorization", "DeepRecommender"]

@@ -1,0 +1,34 @@
+"""MatrixFactorization: dot product of user and item vectors plus biases (notebooks 002, 004)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..persistence import register
+from .recommender import RatingRecommender
+
+
+@register
+class MatrixFactorization(RatingRecommender):
+    """Biased matrix factorisation, optionally with side features and the SVD++ implicit term.
+
+    rating ~ offset + b_user + b_item + <user vector, item vector>, where each side's vector is the sum of
+    its groups: the id embedding, side features (Categorical / Numeric / Bag, inferred from the tables given
+    to ``fit`` unless declared in ``user_features`` / ``item_features``) and, with ``implicit=True``, the
+    sqrt-normalised bag of the items the user rated in training.
+
+    Regularisation: ``reg`` is the classic per-rating L2 on every vector used in the batch, ``bias_reg``
+    the same on biases, ``weight_decay`` decoupled decay through the optimiser.
+    """
+
+    _interaction = "dot"
+
+    def __init__(self, dim: int = 64, user_features: Sequence | None = None, item_features: Sequence | None = None,
+                 implicit: bool = False, user_col: str = "user_id", item_col: str = "item_id",
+                 rating_col: str = "rating", min_count: int = 1, y_range="auto", epochs: int = 20,
+                 batch_size: int = 1024, lr: float = 1e-2, optimizer: str = "adam", weight_decay: float = 0.0,
+                 reg: float = 0.05, bias_reg: float = 0.0, init_std: float = 0.01, schedule: str = "onecycle",
+                 valid_frac: float = 0.0, patience: int | None = None, seed: int = 0, device: str = "cpu",
+                 show_progress: bool = False, callbacks: Sequence = ()):
+        self._common_init(dim, user_features, item_features, implicit, user_col, item_col, rating_col,
+                          min_count, y_range, epochs, batch_size, lr, optimizer, weight_decay, reg, bias_reg,
+                          init_std, schedule, valid_frac, patience, seed, device, show_progress, callbacks)

@@ -1,0 +1,299 @@
+"""Rating recommenders: the shared fit / predict / recommend / similar / vectors / save machinery.
+
+Unknown users or items at ``predict`` fall back to what is known: their embedding row is the zero
+'unknown' row, so the prediction is the global offset plus the biases (and side features) of the known
+side. ``recommend`` for an unknown user raises ``ValueError``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..encoding import EncodedBag
+from ..schema import Feature, feature_from_dict, feature_to_dict
+from ..training import Callback, Trainer, resolve_device, seed_everything, uses_sparse_gradients
+from ..validation import check_frame, check_no_missing, numeric_values, require_columns
+from ..vectors import Vectors, VectorSet, nearest
+from .base import BaseModel
+from .entities import ID, EntityTable
+from .net import RatingRows, RecommenderNet
+
+IMPLICIT = "rated_items"
+
+
+def _interactions_csr(user_rows: np.ndarray, item_rows: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (user row -> item rows) lists in CSR form, items sorted."""
+    pairs = np.unique(user_rows.astype(np.int64) * (item_rows.max() + 1) + item_rows)
+    u, i = np.divmod(pairs, item_rows.max() + 1)
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(u, minlength=n_users), out=indptr[1:])
+    return indptr, i
+
+
+class RatingRecommender(BaseModel):
+    """Shared base of MatrixFactorization and DeepRecommender (not used directly)."""
+
+    _interaction = "dot"
+
+    def _common_init(self, dim, user_features, item_features, implicit, user_col, item_col, rating_col,
+                     min_count, y_range, epochs, batch_size, lr, optimizer, weight_decay, reg, bias_reg,
+                     init_std, schedule, valid_frac, patience, seed, device, show_progress, callbacks):
+        self.dim, self.user_features, self.item_features, self.implicit = dim, user_features, item_features, implicit
+        self.user_col, self.item_col, self.rating_col = user_col, item_col, rating_col
+        self.min_count, self.y_range, self.epochs, self.batch_size, self.lr = min_count, y_range, epochs, batch_size, lr
+        self.optimizer, self.weight_decay, self.reg, self.bias_reg = optimizer, weight_decay, reg, bias_reg
+        self.init_std, self.schedule, self.valid_frac, self.patience = init_std, schedule, valid_frac, patience
+        self.seed, self.device, self.show_progress, self.callbacks = seed, device, show_progress, callbacks
+
+    # ---- construction hooks for presets
+    def _net_kwargs(self) -> dict:
+        return {}
+
+    # ---- input checks
+    def _check_ratings(self, df, what: str, need_rating: bool) -> pd.DataFrame:
+        check_frame(df, what)
+        cols = [self.user_col, self.item_col] + ([self.rating_col] if need_rating else [])
+        require_columns(df, cols, what)
+        check_no_missing(df, self.user_col, what)
+        check_no_missing(df, self.item_col, what)
+        return df
+
+    def fit(self, ratings: pd.DataFrame, user_features: pd.DataFrame | None = None,
+            item_features: pd.DataFrame | None = None, valid: pd.DataFrame | None = None):
+        """Learn from ``ratings`` (user, item, rating columns); side tables are keyed by the id column.
+
+        ``valid`` (or ``valid_frac`` of the ratings, drawn with ``seed``) is scored every epoch; with
+        ``patience`` training stops early and keeps the best epoch.
+        """
+        df = self._check_ratings(ratings, "ratings", True)
+        y = numeric_values(df, self.rating_col, "ratings")
+        if valid is None and self.valid_frac:
+            if not 0 < self.valid_frac < 1:
+                raise ValueError(f"valid_frac must be in (0, 1), got {self.valid_frac}")
+            perm = np.random.default_rng(self.seed).permutation(len(df))
+            cut = int(len(df) * self.valid_frac)
+            valid, df, y = df.iloc[perm[:cut]], df.iloc[np.sort(perm[cut:])], y[np.sort(perm[cut:])]
+        seed_everything(self.seed)
+        dev = resolve_device(self.device)
+        users = EntityTable(self.user_col, self._features(self.user_features), self.min_count)
+        users.fit(df[self.user_col], user_features, "user_features")
+        items = EntityTable(self.item_col, self._features(self.item_features), self.min_count)
+        items.fit(df[self.item_col], item_features, "item_features")
+        u_rows, i_rows = users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy())
+        seen_ptr, seen_idx = _interactions_csr(u_rows, i_rows, len(users))
+        if self.implicit:
+            users.add_bag(IMPLICIT, EncodedBag.from_csr(seen_ptr, seen_idx, "sqrt"), len(items))
+        self.rating_range_ = (float(y.min()), float(y.max()))
+        y_range = self.rating_range_ if self.y_range == "auto" else self.y_range
+        mean = float(y.mean())
+        offset = mean if y_range is None else _logit(mean, y_range)
+        self.users_, self.items_ = users.to(dev), items.to(dev)
+        self.seen_ = (torch.as_tensor(seen_ptr), torch.as_tensor(seen_idx))
+        self.net_ = self._make_net(y_range, offset).to(dev)
+        train = RatingRows(users, items, torch.as_tensor(u_rows, device=dev), torch.as_tensor(i_rows, device=dev),
+                           torch.as_tensor(y, dtype=torch.float32, device=dev))
+        valid_rows = self._rows(valid, "valid", dev) if valid is not None else None
+        self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
+                                self.schedule, self.patience, self.seed, self.show_progress, self.callbacks)
+        self.history_ = self.trainer_.fit(self.net_, train, dev, valid_rows)
+        self._vectors = None
+        return self
+
+    def _features(self, spec) -> list[Feature] | None:
+        if spec is None:
+            return None
+        return [feature_from_dict(f) if isinstance(f, dict) else f for f in spec]
+
+    def _make_net(self, y_range, offset) -> RecommenderNet:
+        ug = self.users_.group_specs(self.dim)
+        ig = self.items_.group_specs(self.dim)
+        return RecommenderNet(ug, ig, self._interaction, y_range=y_range, offset=offset, init_std=self.init_std,
+                              sparse=uses_sparse_gradients(self.optimizer), reg=self.reg, bias_reg=self.bias_reg,
+                              **self._net_kwargs())
+
+    def _rows(self, df, what, dev, user_features=None, item_features=None) -> RatingRows:
+        df = self._check_ratings(df, what, need_rating=False)
+        users = self.users_.extend(user_features, "user_features").to(dev) if user_features is not None else self.users_
+        items = self.items_.extend(item_features, "item_features").to(dev) if item_features is not None else self.items_
+        y = None
+        if self.rating_col in df.columns:
+            y = torch.as_tensor(numeric_values(df, self.rating_col, what), dtype=torch.float32, device=dev)
+        return RatingRows(users, items, torch.as_tensor(users.rows(df[self.user_col].to_numpy()), device=dev),
+                          torch.as_tensor(items.rows(df[self.item_col].to_numpy()), device=dev), y)
+
+    @property
+    def _dev(self) -> torch.device:
+        return self.net_.offset.device
+
+    # ---- prediction
+    def predict(self, df: pd.DataFrame, user_features: pd.DataFrame | None = None,
+                item_features: pd.DataFrame | None = None, batch_size: int = 65536) -> np.ndarray:
+        """Predicted ratings, clipped to the training range. Unknown ids get the bias-only prediction;
+        side tables given here describe users/items unseen in training (cold start)."""
+        self._check_fitted()
+        rows = self._rows(df, "data", self._dev, user_features, item_features)
+        out = np.empty(len(rows), dtype=np.float32)
+        self.net_.eval()
+        with torch.no_grad():
+            for s in range(0, len(rows), batch_size):
+                uin, uinv, iin, iinv, _ = rows.batch(torch.arange(s, min(s + batch_size, len(rows)), device=self._dev))
+                u, ub, _ = self.net_.side(self.net_.users, uin)
+                i, ib, _ = self.net_.side(self.net_.items, iin)
+                raw = self.net_.raw(u[uinv], ub[uinv], i[iinv], ib[iinv])
+                out[s:s + len(uinv)] = self.net_.objective.output(raw).cpu().numpy()
+        return np.clip(out, *self.rating_range_)
+
+    def _encode_all(self, table: EntityTable, emb, rows: torch.Tensor, chunk: int = 8192):
+        vecs, biases = [], []
+        with torch.no_grad():
+            for s in range(0, rows.numel(), chunk):
+                v, b, _ = self.net_.side(emb, table.inputs(rows[s:s + chunk]))
+                vecs.append(v)
+                biases.append(b)
+        return torch.cat(vecs), torch.cat(biases)
+
+    def _lookup(self, table: EntityTable, ids, what: str) -> np.ndarray:
+        ids = list(ids) if not (np.isscalar(ids) or isinstance(ids, str)) else [ids]
+        if not ids:
+            raise ValueError(f"no {what} given")
+        rows = table.rows(ids)
+        if (rows == 0).any():
+            bad = [x for x, r in zip(ids, rows) if r == 0][:5]
+            raise ValueError(f"unknown {what} {bad}: not seen in training (recommend needs known {what})")
+        return rows
+
+    def recommend(self, users, k: int = 10, filter_seen: bool = True, items=None,
+                  batch_size: int | None = None) -> pd.DataFrame:
+        """Top-k items for each user (batch-first). Returns columns user, item, score (the predicted
+        rating), rank. ``items`` restricts the candidates; ``filter_seen`` drops training interactions."""
+        self._check_fitted()
+        self.net_.eval()
+        urows = self._lookup(self.users_, users, "users")
+        irows = (np.arange(1, len(self.items_)) if items is None else self._lookup(self.items_, items, "items"))
+        dev = self._dev
+        iv, ib = self._encode_all(self.items_, self.net_.items, torch.as_tensor(irows, device=dev))
+        col_of = np.full(len(self.items_), -1, dtype=np.int64)
+        col_of[irows] = np.arange(len(irows))
+        n_i = len(irows)
+        step = batch_size or max(1, min(4096, (1 << 24) // max(n_i, 1)))
+        item_labels = np.asarray(self.items_.vocab.values, dtype=object)[irows - 1]
+        user_ids = list(users) if not (np.isscalar(users) or isinstance(users, str)) else [users]
+        parts = []
+        with torch.no_grad():
+            for s in range(0, len(urows), step):
+                chunk = urows[s:s + step]
+                uv, ub = self._encode_all(self.users_, self.net_.users, torch.as_tensor(chunk, device=dev))
+                scores = self.net_.score_matrix(uv, ub, iv, ib)
+                if filter_seen:
+                    ptr, idx = self.seen_
+                    for r, row in enumerate(chunk):
+                        cols = col_of[idx[ptr[row]:ptr[row + 1]].numpy()]
+                        cols = cols[cols >= 0]
+                        scores[r, torch.as_tensor(cols, dtype=torch.long, device=dev)] = -torch.inf
+                kk = min(k, n_i)
+                val, pos = torch.topk(scores, kk, dim=1)
+                val, pos = val.cpu().numpy(), pos.cpu().numpy()
+                ok = np.isfinite(val)
+                n_ok = ok.sum(1)
+                parts.append(pd.DataFrame({
+                    self.user_col: np.repeat(np.asarray(user_ids[s:s + step], dtype=object), n_ok),
+                    self.item_col: item_labels[pos[ok]],
+                    "score": val[ok].astype(np.float32),
+                    "rank": np.concatenate([np.arange(1, n + 1) for n in n_ok]) if len(n_ok) else [],
+                }))
+        out = pd.concat(parts, ignore_index=True)
+        out[self.user_col] = _restore_dtype(out[self.user_col], self.users_.vocab.values)
+        out[self.item_col] = _restore_dtype(out[self.item_col], self.items_.vocab.values)
+        return out
+
+    def similar_items(self, ids, k: int = 10) -> pd.DataFrame:
+        """Most similar items by cosine of their full item vectors: columns item, similar_item, score, rank."""
+        return self._similar(self.vectors_["items"], ids, k, self.item_col)
+
+    def similar_users(self, ids, k: int = 10) -> pd.DataFrame:
+        """Most similar users by cosine of their full user vectors: columns user, similar_user, score, rank."""
+        return self._similar(self.vectors_["users"], ids, k, self.user_col)
+
+    def _similar(self, vecs: Vectors, ids, k: int, col: str) -> pd.DataFrame:
+        self._check_fitted()
+        out = vecs.similar(ids, k)
+        out.columns = [col, f"similar_{col}", "score", "rank"]
+        for c in out.columns[:2]:
+            out[c] = _restore_dtype(out[c], vecs.labels)
+        return out
+
+    # ---- vectors
+    @property
+    def vectors_(self) -> VectorSet:
+        """Labelled tables: ``users`` and ``items`` (the vectors the model scores with), and one table per
+        feature group, ``user.<group>`` / ``item.<group>`` (``user.id``, ``item.genres``, ...)."""
+        self._check_fitted()
+        if getattr(self, "_vectors", None) is None:
+            self.net_.eval()
+            tables = {}
+            for side, table, emb in (("user", self.users_, self.net_.users), ("item", self.items_, self.net_.items)):
+                rows = torch.arange(1, len(table), device=self._dev)
+                v, b = self._encode_all(table, emb, rows)
+                tables[side + "s"] = Vectors(table.vocab.values, v.cpu().numpy(), b.cpu().numpy(), side + "s")
+                for g in emb.groups:
+                    w = emb.table(g.name).detach().cpu().numpy()
+                    bias = emb.bias_table(g.name)
+                    bias = None if bias is None else bias.detach().cpu().numpy()
+                    labels = (self.items_.labels(ID) if g.name == IMPLICIT else table.labels(g.name))
+                    tables[f"{side}.{g.name}"] = Vectors(labels, w, bias, f"{side}.{g.name}")
+            self._vectors = VectorSet(tables)
+        return self._vectors
+
+    # ---- persistence
+    def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        params = self.get_params()
+        params.pop("callbacks", None)
+        for key in ("user_features", "item_features"):
+            if params[key] is not None:
+                params[key] = [feature_to_dict(f) if not isinstance(f, dict) else f for f in params[key]]
+        ucfg, ut = self.users_.state("users")
+        icfg, it = self.items_.state("items")
+        net = self.net_
+        config = {"params": params, "users": ucfg, "items": icfg, "rating_range": list(self.rating_range_),
+                  "y_range": list(net.objective.y_range) if net.objective.y_range else None,
+                  "history": self.history_}
+        tensors = {**ut, **it, "seen.indptr": self.seen_[0], "seen.indices": self.seen_[1]}
+        tensors.update({f"net.{k}": v for k, v in net.state_dict().items()})
+        return config, tensors
+
+    @classmethod
+    def _from_state(cls, config: dict, tensors: dict):
+        params = dict(config["params"])
+        if isinstance(params.get("y_range"), list):
+            params["y_range"] = tuple(params["y_range"])
+        model = cls(**params)
+        model.users_ = EntityTable.from_state(config["users"], tensors, "users")
+        model.items_ = EntityTable.from_state(config["items"], tensors, "items")
+        model.rating_range_ = tuple(config["rating_range"])
+        model.seen_ = (tensors["seen.indptr"], tensors["seen.indices"])
+        model.history_ = config.get("history", [])
+        y_range = tuple(config["y_range"]) if config["y_range"] else None
+        model.net_ = model._make_net(y_range, 0.0)
+        model.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        model.net_.eval()
+        model._vectors = None
+        return model
+
+
+def _logit(mean: float, y_range) -> float:
+    lo, hi = y_range
+    pad = 0.05 * (hi - lo)
+    p = (mean - lo + pad) / (hi - lo + 2 * pad)
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def _restore_dtype(col: pd.Series, values: list) -> pd.Series:
+    """Give id columns back the type the ids came in with (ints stay ints)."""
+    if values and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values[:100]):
+        return col.astype(np.int64)
+    return col

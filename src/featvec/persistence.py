@@ -1,0 +1,77 @@
+"""Save and load models as a folder: model.safetensors (tensors) + featvec.json (config, vocabularies,
+format version). No pickle. Writes go to a temporary folder that is renamed into place at the end, so an
+interrupted save leaves either the old model or none, never half of one."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "featvec.json"
+TENSOR_FILE = "model.safetensors"
+_REGISTRY: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: makes a model class loadable by name."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def save_state(path: str | os.PathLike, kind: str, config: dict, tensors: dict[str, torch.Tensor]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"cannot save a model to {path}: it exists and is not a folder")
+    meta = {"format_version": FORMAT_VERSION, "kind": kind, "config": config}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / TENSOR_FILE))
+        with open(tmp / CONFIG_FILE, "w", encoding="utf-8") as fh:
+            json.dump(meta, fh, indent=1, default=_json_default)
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _json_default(o):
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(f"cannot store {type(o).__name__} in the model config")
+
+
+def read_state(path: str | os.PathLike) -> tuple[str, dict, dict[str, torch.Tensor]]:
+    path = Path(path)
+    cfg_file = path / CONFIG_FILE
+    if not cfg_file.exists():
+        raise FileNotFoundError(f"{path} is not a saved featvec model (no {CONFIG_FILE})")
+    with open(cfg_file, encoding="utf-8") as fh:
+        meta = json.load(fh)
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{path}: model format version {version} is not supported (this featvec reads {FORMAT_VERSION})")
+    return meta["kind"], meta["config"], load_file(str(path / TENSOR_FILE))
+
+
+def load(path: str | os.PathLike):
+    """Load any saved featvec model."""
+    kind, config, tensors = read_state(path)
+    if kind not in _REGISTRY:
+        raise ValueError(f"{path}: unknown model kind {kind!r}")
+    return _REGISTRY[kind]._from_state(config, tensors)

@@ -1,0 +1,211 @@
+"""The one trainer: batching, optimiser, schedule, validation, early stopping, progress, callbacks."""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """'cpu' (default), 'cuda', 'mps', or 'auto' (a GPU when present, else CPU)."""
+    if device is None or device == "cpu":
+        return torch.device("cpu")
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+class Rows(Protocol):
+    """Training data as the trainer sees it: a length and a batch for given row indices."""
+
+    def __len__(self) -> int: ...
+
+    def batch(self, rows: torch.Tensor): ...
+
+
+class Trainable(Protocol):
+    """What the trainer needs from a model: the mean loss of a batch and the batch's row count."""
+
+    def loss(self, batch) -> tuple[torch.Tensor, int]: ...
+
+
+class Callback:
+    """Hook points; return True from ``on_epoch_end`` to stop training."""
+
+    def on_train_begin(self, trainer: "Trainer") -> None: ...
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict) -> bool | None: ...
+
+    def on_train_end(self, trainer: "Trainer") -> None: ...
+
+
+_SPARSE_OK = {"sparse_adam", "sgd", "adagrad"}
+
+
+def make_optimizer(name: str, module: nn.Module, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
+    """One optimiser, or two when sparse embedding gradients need their own (SparseAdam)."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    if name == "adam":
+        return [torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)]
+    if name == "adamw":
+        return [torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)]
+    if name == "sgd":
+        return [torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=0.0)]
+    if name == "adagrad":
+        return [torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay)]
+    if name == "sparse_adam":
+        sparse, dense = [], []
+        for m in module.modules():
+            if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse:
+                sparse.append(m.weight)
+        ids = {id(p) for p in sparse}
+        dense = [p for p in params if id(p) not in ids]
+        opts: list[torch.optim.Optimizer] = []
+        if sparse:
+            opts.append(torch.optim.SparseAdam(sparse, lr=lr))
+        if dense:
+            opts.append(torch.optim.AdamW(dense, lr=lr, weight_decay=weight_decay))
+        return opts
+    raise ValueError(f"unknown optimizer {name!r}; use adam, adamw, sparse_adam, sgd or adagrad")
+
+
+def uses_sparse_gradients(optimizer: str) -> bool:
+    return optimizer in _SPARSE_OK
+
+
+def lr_at(schedule: str, lr: float, step: int, total: int, pct_start: float = 0.25) -> float:
+    """Learning rate at ``step`` of ``total``: constant, cosine, or one-cycle (warm-up, then cosine down)."""
+    t = step / max(total - 1, 1)
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return lr * (0.5 * (1 + math.cos(math.pi * t)))
+    if schedule == "onecycle":
+        lo, end = lr / 25.0, lr / 1e4
+        if t < pct_start:
+            return lo + (lr - lo) * 0.5 * (1 - math.cos(math.pi * t / pct_start))
+        u = (t - pct_start) / (1 - pct_start)
+        return end + (lr - end) * 0.5 * (1 + math.cos(math.pi * u))
+    raise ValueError(f"unknown schedule {schedule!r}; use onecycle, cosine or constant")
+
+
+class Trainer:
+    """Minibatch training of any module with ``loss(batch) -> (mean loss, n)`` over any ``Rows``.
+
+    Early stopping (``patience``) watches the validation loss and restores the best weights.
+    ``history`` holds one dict per epoch: epoch, train_loss, valid_loss (when validating), lr, seconds.
+    """
+
+    def __init__(self, epochs: int = 10, batch_size: int = 1024, lr: float = 1e-2, optimizer: str = "adam",
+                 weight_decay: float = 0.0, schedule: str = "onecycle", patience: int | None = None,
+                 seed: int = 0, show_progress: bool = False, callbacks: Sequence[Callback] = (),
+                 eval_batch_size: int = 65536):
+        if epochs < 1:
+            raise ValueError("epochs must be >= 1")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
+        self.optimizer, self.weight_decay, self.schedule = optimizer, weight_decay, schedule
+        self.patience, self.seed, self.show_progress = patience, seed, show_progress
+        self.callbacks = list(callbacks)
+        self.eval_batch_size = eval_batch_size
+        self.history: list[dict] = []
+        self.stop = False
+
+    def evaluate(self, module, data: Rows, device: torch.device) -> float:
+        """Mean loss of ``module`` over all of ``data``, in eval mode, without gradients."""
+        module.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for start in range(0, len(data), self.eval_batch_size):
+                rows = torch.arange(start, min(start + self.eval_batch_size, len(data)), device=device)
+                loss, n = module.loss(data.batch(rows))
+                total += float(loss) * n
+                count += n
+        return total / max(count, 1)
+
+    def fit(self, module, train: Rows, device: torch.device, valid: Rows | None = None) -> list[dict]:
+        """Train ``module`` on ``train``; with ``valid``, log its loss each epoch (and early-stop)."""
+        n_train = len(train)
+        seed_everything(self.seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        opts = make_optimizer(self.optimizer, module, self.lr, self.weight_decay)
+        steps_per_epoch = math.ceil(n_train / self.batch_size)
+        total = steps_per_epoch * self.epochs
+        best, best_state, bad_epochs, step = math.inf, None, 0, 0
+        self.history, self.stop = [], False
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        bar = None
+        if self.show_progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, unit="batch", leave=False)
+        for epoch in range(self.epochs):
+            t0 = time.perf_counter()
+            module.train()
+            perm = torch.randperm(n_train, generator=gen).to(device)
+            run_loss, run_n = 0.0, 0
+            for b in range(steps_per_epoch):
+                rows = perm[b * self.batch_size:(b + 1) * self.batch_size]
+                lr = lr_at(self.schedule, self.lr, step, total)
+                for opt in opts:
+                    for g in opt.param_groups:
+                        g["lr"] = lr
+                    opt.zero_grad(set_to_none=True)
+                loss, n = module.loss(train.batch(rows))
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"training loss became {float(loss)} at epoch {epoch + 1}, batch {b + 1}; "
+                        "lower lr or check the inputs")
+                loss.backward()
+                for opt in opts:
+                    opt.step()
+                run_loss += float(loss.detach()) * n
+                run_n += n
+                step += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{run_loss / run_n:.4f}")
+            logs = {"epoch": epoch + 1, "train_loss": run_loss / max(run_n, 1), "lr": lr}
+            if valid is not None:
+                logs["valid_loss"] = self.evaluate(module, valid, device)
+            logs["seconds"] = time.perf_counter() - t0
+            self.history.append(logs)
+            for cb in self.callbacks:
+                if cb.on_epoch_end(self, epoch + 1, logs):
+                    self.stop = True
+            if valid is not None and self.patience is not None:
+                if logs["valid_loss"] < best - 1e-7:
+                    best, bad_epochs = logs["valid_loss"], 0
+                    best_state = copy.deepcopy(module.state_dict())
+                else:
+                    bad_epochs += 1
+                    if bad_epochs > self.patience:
+                        self.stop = True
+            if self.stop:
+                break
+        if bar is not None:
+            bar.close()
+        if best_state is not None:
+            module.load_state_dict(best_state)
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        module.eval()
+        return self.history

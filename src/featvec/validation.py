@@ -1,0 +1,64 @@
+"""Input checks that name the column, the row and the value, before anything reaches torch."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+
+def check_frame(df, what: str = "data") -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+    if len(df) == 0:
+        raise ValueError(f"{what} is empty: it has no rows")
+    return df
+
+
+def require_columns(df: pd.DataFrame, columns: Iterable[str], what: str = "data") -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{what} is missing column(s) {missing}; it has {list(df.columns)[:20]}"
+        )
+
+
+def _first_bad(df: pd.DataFrame, mask: np.ndarray) -> tuple[int, object]:
+    pos = int(np.flatnonzero(mask)[0])
+    return pos, df.index[pos]
+
+
+def check_no_missing(df: pd.DataFrame, column: str, what: str = "data") -> None:
+    mask = df[column].isna().to_numpy()
+    if mask.any():
+        pos, label = _first_bad(df, mask)
+        raise ValueError(
+            f"{what}: column {column!r} has {int(mask.sum())} missing value(s) (NaN/None); "
+            f"first at row {pos} (index {label!r})"
+        )
+
+
+def numeric_values(df: pd.DataFrame, column: str, what: str = "data", allow_nan: bool = False) -> np.ndarray:
+    """The column as float64, or a ValueError naming the first value that is not a number."""
+    s = df[column]
+    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        conv = pd.to_numeric(s, errors="coerce")
+        bad = (conv.isna() & s.notna()).to_numpy()
+        if bad.any() or not pd.api.types.is_numeric_dtype(s):
+            if bad.any():
+                pos, label = _first_bad(df, bad)
+                raise ValueError(
+                    f"{what}: column {column!r} must be numeric, but row {pos} (index {label!r}) "
+                    f"holds {s.iloc[pos]!r} (dtype {s.dtype})"
+                )
+        s = conv
+    values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not allow_nan:
+        bad = ~np.isfinite(values)
+        if bad.any():
+            pos, label = _first_bad(df, bad)
+            raise ValueError(
+                f"{what}: column {column!r} has a missing or infinite value at row {pos} "
+                f"(index {label!r}): {values[pos]!r}"
+            )
+    return values

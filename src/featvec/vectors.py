@@ -1,0 +1,119 @@
+"""Labelled embedding tables and nearest neighbours over them."""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+def _normalise(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def topk_rows(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    k = min(k, scores.shape[1])
+    return torch.topk(scores, k, dim=1)
+
+
+class Vectors:
+    """One embedding table whose rows carry their original labels (ids, category values)."""
+
+    def __init__(self, labels: Iterable, matrix, bias=None, name: str = ""):
+        self.labels = list(labels)
+        self.matrix = np.asarray(matrix, dtype=np.float32)
+        if self.matrix.ndim != 2 or len(self.labels) != self.matrix.shape[0]:
+            raise ValueError(f"{name}: need one label per row, got {len(self.labels)} labels for {self.matrix.shape}")
+        self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
+        self.name = name
+        self._pos = pd.Index(self.labels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __repr__(self) -> str:
+        return f"Vectors({self.name!r}, {len(self)} x {self.dim})"
+
+    @property
+    def dim(self) -> int:
+        return self.matrix.shape[1]
+
+    def to_frame(self) -> pd.DataFrame:
+        df = pd.DataFrame(self.matrix, index=pd.Index(self.labels, name=self.name or None),
+                          columns=[f"f{i}" for i in range(self.dim)])
+        if self.bias is not None:
+            df["bias"] = self.bias
+        return df
+
+    def positions(self, labels) -> np.ndarray:
+        labels = list(labels)
+        pos = self._pos.get_indexer(labels)
+        if (pos < 0).any():
+            bad = [lab for lab, p in zip(labels, pos) if p < 0][:5]
+            raise ValueError(f"{self.name or 'vectors'}: unknown label(s) {bad}")
+        return pos
+
+    def __getitem__(self, labels) -> np.ndarray:
+        if np.isscalar(labels) or isinstance(labels, (str, tuple)):
+            return self.matrix[self.positions([labels])[0]]
+        return self.matrix[self.positions(labels)]
+
+    def similar(self, labels, k: int = 10, metric: str = "cosine", exclude_self: bool = True,
+                candidates: Iterable | None = None) -> pd.DataFrame:
+        """The k nearest rows to each label (batch-first): columns query, label, score, rank."""
+        labels = [labels] if np.isscalar(labels) or isinstance(labels, str) else list(labels)
+        q = torch.as_tensor(self.matrix[self.positions(labels)])
+        cand_pos = np.arange(len(self)) if candidates is None else self.positions(candidates)
+        m = torch.as_tensor(self.matrix[cand_pos])
+        return nearest(q, m, labels, np.asarray(self.labels, dtype=object)[cand_pos], k, metric,
+                       self_pos=self.positions(labels) if exclude_self else None, cand_pos=cand_pos)
+
+
+def nearest(queries: torch.Tensor, matrix: torch.Tensor, query_labels: list, labels: np.ndarray, k: int,
+            metric: str = "cosine", self_pos=None, cand_pos=None, chunk: int = 1024) -> pd.DataFrame:
+    """Exact k-NN by cosine or dot product, chunked over queries; self-matches are removed."""
+    if metric not in ("cosine", "dot"):
+        raise ValueError(f"metric must be 'cosine' or 'dot', got {metric!r}")
+    if metric == "cosine":
+        queries, matrix = _normalise(queries), _normalise(matrix)
+    out_q, out_l, out_s, out_r = [], [], [], []
+    cand_index = None if cand_pos is None else pd.Index(cand_pos)
+    for start in range(0, len(queries), chunk):
+        s = queries[start:start + chunk] @ matrix.T
+        if self_pos is not None:
+            own = cand_index.get_indexer(self_pos[start:start + chunk])
+            rows = np.flatnonzero(own >= 0)
+            s[torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(own[rows], dtype=torch.long)] = -torch.inf
+        kk = min(k, s.shape[1] - (1 if self_pos is not None else 0))
+        val, idx = torch.topk(s, max(kk, 0), dim=1)
+        for r in range(val.shape[0]):
+            ok = torch.isfinite(val[r])
+            n = int(ok.sum())
+            out_q.extend([query_labels[start + r]] * n)
+            out_l.extend(labels[idx[r][ok].numpy()])
+            out_s.extend(val[r][ok].tolist())
+            out_r.extend(range(1, n + 1))
+    return pd.DataFrame({"query": out_q, "label": out_l, "score": np.asarray(out_s, dtype=np.float32),
+                         "rank": np.asarray(out_r, dtype=np.int64)})
+
+
+class VectorSet(Mapping):
+    """All of a model's labelled tables by name (``model.vectors_["items"]``)."""
+
+    def __init__(self, tables: dict[str, Vectors]):
+        self._tables = dict(tables)
+
+    def __getitem__(self, name: str) -> Vectors:
+        if name not in self._tables:
+            raise KeyError(f"no vectors named {name!r}; have {list(self._tables)}")
+        return self._tables[name]
+
+    def __iter__(self):
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def __repr__(self) -> str:
+        return "VectorSet(" + ", ".join(f"{k}: {len(v)}x{v.dim}" for k, v in self._tables.items()) + ")"
