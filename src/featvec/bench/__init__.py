@@ -1,0 +1,36 @@
+"""featvec benchmarks: the protocols of BENCHMARKS.md, run against peers on the same split in one run.
+
+``main`` is what ``featvec bench`` calls; ``run_protocol_e`` is protocol E; ``write_report`` /
+``markdown`` turn records of any protocol into the markdown table. Peers are optional
+(``pip install 'featvec[bench]'``) and imported only when run.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Iterable
+
+from .protocol_e import DATASETS, FEATVEC_SYSTEMS, run_protocol_e
+from .report import markdown, write_report
+
+PROTOCOLS = ("E", "I", "U", "L", "F", "T", "S")
+
+__all__ = ["main", "run_protocol_e", "FEATVEC_SYSTEMS", "PROTOCOLS", "markdown", "write_report"]
+
+
+def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, seeds: Iterable[int] = (0, 1, 2),
+         peers=True, out_dir="bench-results", systems=None) -> int:
+    """Run ``protocol``: JSON lines on stdout (one per system, dataset and seed), the markdown table and the
+    JSONL in ``out_dir``. Returns 0, or 1 when a featvec system failed (failing peers are reported in their
+    rows and do not change the exit status). Progress goes to stderr.
+    """
+    p = str(protocol).strip().upper()
+    if p not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
+    if p != "E":
+        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E)")
+    rows = run_protocol_e(data_dir, datasets=tuple(datasets) if datasets else DATASETS, seeds=seeds,
+                          systems=systems, peers=peers, out_dir=out_dir,
+                          emit=lambda line: print(line, flush=True),
+                          log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    failed = [r for r in rows if "error" in r and r["system"].startswith("featvec.")]
+    return 1 if failed else 0

@@ -1,0 +1,175 @@
+"""Peer systems for protocol E, imported lazily (optional extra ``featvec[bench]``).
+
+Every peer has the same small interface: ``Peer(seed)``, ``.setup()`` (imports the library; not timed),
+``.fit(train, scale)`` (timed by the runner, including the library's own data preparation), ``.predict(test) -> ndarray`` and ``.params`` (a JSON-able
+dict of the settings actually used). Frames have columns user_id, item_id, rating.
+
+Unknown users/items in the test set:
+- Surprise handles them natively: BaselineOnly/SVD/SVD++ use the biases of whichever side is known, and
+  the global mean when the prediction is impossible.
+- fastai: ``dls.test_dl`` maps unseen ids to the ``#na#`` category (index 0) -- fastai's own behaviour.
+  That embedding row and bias are never seen in training, so weight decay (wd=0.1) pulls them towards
+  zero: an unknown user's prediction is ``sigmoid_range(item bias)``, close to the item's bias-only
+  prediction. No featvec-side fallback is added.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+COLS = ["user_id", "item_id", "rating"]
+
+
+class _Surprise:
+    algo: str = ""
+    datasets: tuple[str, ...] | None = None
+    _param_names: tuple[str, ...] = ()
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def _make(self, surprise):
+        raise NotImplementedError
+
+    def setup(self):
+        import surprise
+
+        self.lib = surprise
+        return self
+
+    def fit(self, train: pd.DataFrame, scale: tuple[float, float]):
+        surprise = self.lib
+        data = surprise.Dataset.load_from_df(train[COLS], surprise.Reader(rating_scale=tuple(scale)))
+        self.model = self._make(surprise)
+        self.model.fit(data.build_full_trainset())
+        return self
+
+    def predict(self, test: pd.DataFrame) -> np.ndarray:
+        est = self.model.predict
+        return np.fromiter((est(u, i, clip=True).est for u, i in zip(test["user_id"].tolist(),
+                                                                      test["item_id"].tolist())),
+                           dtype=np.float64, count=len(test))
+
+    @property
+    def params(self) -> dict:
+        m = getattr(self, "model", None)
+        return {k: _jsonable(getattr(m, k)) for k in self._param_names if m is not None and hasattr(m, k)}
+
+
+class SurpriseBaselineOnly(_Surprise):
+    algo = "BaselineOnly"
+
+    def _make(self, surprise):
+        return surprise.BaselineOnly(verbose=False)
+
+    @property
+    def params(self) -> dict:
+        # surprise's documented defaults for bsl_options={} (ALS, 10 epochs, reg_u=15, reg_i=10)
+        return {"method": "als", "n_epochs": 10, "reg_u": 15, "reg_i": 10}
+
+
+class SurpriseSVD(_Surprise):
+    algo = "SVD"
+    _param_names = ("n_factors", "n_epochs", "biased", "init_mean", "init_std_dev", "lr_bu", "lr_bi", "lr_pu",
+                    "lr_qi", "reg_bu", "reg_bi", "reg_pu", "reg_qi", "random_state")
+
+    def _make(self, surprise):
+        return surprise.SVD(random_state=self.seed)
+
+
+class SurpriseSVDpp(SurpriseSVD):
+    """Default parameters; slow (pure per-rating loops over the implicit bag): ML-100K only."""
+
+    algo = "SVDpp"
+    datasets = ("ml-100k",)
+    _param_names = tuple(p for p in SurpriseSVD._param_names if p != "biased") + ("lr_yj", "reg_yj")
+
+    def _make(self, surprise):
+        return surprise.SVDpp(random_state=self.seed)
+
+
+class FastaiEmbeddingDotBias:
+    """fastai collab ``EmbeddingDotBias`` as in BENCHMARKS.md: 50 factors, y_range (0, 5.5),
+    ``fit_one_cycle(5, 5e-3, wd=0.1)``, batch size 64 (fastai's default), seeded with ``set_seed(seed)``.
+
+    All train rows are used for training: the DataLoaders are built from the train frame with every row in
+    the training split and a small validation set of train rows (fastai needs one for its per-epoch
+    report; it does not affect training, and keeping it small keeps ``fit_s`` about training).
+    """
+
+    datasets = None
+    n_factors, y_range, epochs, lr, wd, bs = 50, (0.0, 5.5), 5, 5e-3, 0.1, 64
+    n_valid = 1000
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def setup(self):
+        import fastai.collab
+        import fastai.data.block
+        import fastai.tabular.core
+        import fastai.torch_core
+
+        self.lib = fastai
+        return self
+
+    def fit(self, train: pd.DataFrame, scale: tuple[float, float]):
+        from fastai.collab import TabularCollab, collab_learner
+        from fastai.data.block import TransformBlock
+        from fastai.tabular.core import Categorify
+        from fastai.torch_core import set_seed
+
+        set_seed(self.seed)
+        df = train[COLS].reset_index(drop=True)
+        n = len(df)
+        valid = np.random.default_rng(self.seed).choice(n, size=min(self.n_valid, n), replace=False)
+        # the same construction as CollabDataLoaders.from_df, with all rows in the training split
+        to = TabularCollab(df, [Categorify], cat_names=["user_id", "item_id"], y_names=["rating"],
+                           y_block=TransformBlock(), splits=(list(range(n)), sorted(valid.tolist())))
+        dls = to.dataloaders(path=".", bs=self.bs)
+        self.learn = collab_learner(dls, n_factors=self.n_factors, y_range=self.y_range)
+        with self.learn.no_bar(), self.learn.no_logging():
+            self.learn.fit_one_cycle(self.epochs, self.lr, wd=self.wd)
+        return self
+
+    def predict(self, test: pd.DataFrame) -> np.ndarray:
+        dl = self.learn.dls.test_dl(test[["user_id", "item_id"]].reset_index(drop=True))
+        with self.learn.no_bar(), self.learn.no_logging():
+            preds, _ = self.learn.get_preds(dl=dl)
+        return preds.numpy().reshape(-1).astype(np.float64)
+
+    @property
+    def params(self) -> dict:
+        return {"model": "EmbeddingDotBias", "n_factors": self.n_factors, "y_range": list(self.y_range),
+                "fit_one_cycle": {"n_epoch": self.epochs, "lr_max": self.lr, "wd": self.wd}, "bs": self.bs,
+                "train_rows": "all", "seed": self.seed}
+
+
+PEERS: dict[str, type] = {
+    "surprise.BaselineOnly": SurpriseBaselineOnly,
+    "surprise.SVD": SurpriseSVD,
+    "surprise.SVDpp": SurpriseSVDpp,
+    "fastai.EmbeddingDotBias": FastaiEmbeddingDotBias,
+}
+
+
+def peers_for(dataset: str, selection=True) -> list[str]:
+    """Peer names to run on ``dataset``: ``True`` = every peer meant for it, ``False``/``None`` = none,
+    or an explicit iterable of names (run even where not meant by default, e.g. SVD++ off ML-100K)."""
+    if not selection:
+        return []
+    if selection is True:
+        return [n for n, cls in PEERS.items() if cls.datasets is None or dataset in cls.datasets]
+    names = [selection] if isinstance(selection, str) else list(selection)
+    unknown = [n for n in names if n not in PEERS]
+    if unknown:
+        raise ValueError(f"unknown peer(s) {unknown}; known: {list(PEERS)}")
+    return names
+
+
+def _jsonable(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (int, float, str, bool)) or v is None:
+        return v
+    return repr(v)
