@@ -1,4 +1,5 @@
 """featvec: embeddings for everything in behavioural and tabular data."""
+from .factors import LatentFactors, latent_factors
 from .models import DeepRecommender, MatrixFactorization
 from .persistence import load
 from .schema import Bag, Categorical, Numeric
@@ -6,4 +7,4 @@ from .vectors import Vectors, VectorSet
 
 __version__ = "0.1.0"
 __all__ = ["MatrixFactorization", "DeepRecommender", "load", "Categorical", "Numeric", "Bag", "Vectors",
-           "VectorSet", "__version__"]
+           "VectorSet", "latent_factors", "LatentFactors", "__version__"]
