@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 
 from .schema import Bag, Categorical, Feature, Numeric, check_unique_names, feature_name
-from .validation import check_no_missing, numeric_values, require_columns
+from .validation import check_no_missing, numeric_values, plain, require_columns
 
 
 def _py(values) -> list:
@@ -145,16 +145,26 @@ class Normalizer:
 def _bag_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
     out = []
     for pos, cell in enumerate(df[f.column].tolist()):
-        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        if cell is None or cell is pd.NA or (isinstance(cell, float) and np.isnan(cell)):
             out.append(())
         elif isinstance(cell, (list, tuple, np.ndarray, set, pd.Series)):
             out.append(list(cell))
         else:
             raise ValueError(
                 f"{what}: column {f.column!r} is a Bag and needs a list per row; row {pos} "
-                f"(index {df.index[pos]!r}) holds {cell!r}"
+                f"(index {plain(df.index[pos])!r}) holds {cell!r}"
             )
     return out
+
+
+def _check_weights(df: pd.DataFrame, f: Bag, lists: list, weights: list, what: str) -> None:
+    """One weight per bag value, row by row (otherwise the flattened weights would silently shift)."""
+    for pos, (bag, w) in enumerate(zip(lists, weights)):
+        if len(bag) != len(w):
+            raise ValueError(
+                f"{what}: column {f.weights!r} holds the weights of Bag {f.column!r} and needs one weight per "
+                f"value; row {pos} (index {plain(df.index[pos])!r}) has {len(w)} weight(s) for {len(bag)} value(s)"
+            )
 
 
 class FeatureEncoder:
@@ -206,6 +216,8 @@ class FeatureEncoder:
                 vocab = self.vocabs[name]
                 enc = [vocab.encode(list(b)) if len(b) else () for b in lists]
                 w = _bag_lists(df, Bag(f.weights), what) if f.weights else None
+                if w is not None:
+                    _check_weights(df, f, lists, w, what)
                 out[name] = EncodedBag.from_lists(enc, f.pooling, w)
             else:
                 z = self.normalizers[name].transform(self._numeric(df, f, what))

@@ -32,7 +32,7 @@ def save_state(path: str | os.PathLike, kind: str, config: dict, tensors: dict[s
     meta = {"format_version": FORMAT_VERSION, "kind": kind, "config": config}
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / TENSOR_FILE))
+        save_file(_unshared(tensors), str(tmp / TENSOR_FILE))
         with open(tmp / CONFIG_FILE, "w", encoding="utf-8") as fh:
             json.dump(meta, fh, indent=1, default=_json_default)
         old = None
@@ -48,11 +48,25 @@ def save_state(path: str | os.PathLike, kind: str, config: dict, tensors: dict[s
     return path
 
 
+def _unshared(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """CPU, contiguous, and no two tensors sharing memory (safetensors refuses aliases, e.g. one CSR array
+    stored under two names)."""
+    out, storages = {}, set()
+    for k, v in tensors.items():
+        v = v.detach().cpu().contiguous()
+        ptr = v.untyped_storage().data_ptr()
+        if ptr in storages:
+            v = v.clone()
+        storages.add(v.untyped_storage().data_ptr())
+        out[k] = v
+    return out
+
+
 def _json_default(o):
+    if hasattr(o, "tolist"):  # numpy/torch scalars and arrays (arrays have .item() too, but it fails)
+        return o.tolist()
     if hasattr(o, "item"):
         return o.item()
-    if hasattr(o, "tolist"):
-        return o.tolist()
     raise TypeError(f"cannot store {type(o).__name__} in the model config")
 
 

@@ -23,9 +23,14 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], what: str = "data"
         )
 
 
+def plain(value):
+    """A numpy scalar as the Python value, so messages read 10 / nan, not np.int64(10) / np.float64(nan)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _first_bad(df: pd.DataFrame, mask: np.ndarray) -> tuple[int, object]:
     pos = int(np.flatnonzero(mask)[0])
-    return pos, df.index[pos]
+    return pos, plain(df.index[pos])
 
 
 def check_no_missing(df: pd.DataFrame, column: str, what: str = "data") -> None:
@@ -59,6 +64,6 @@ def numeric_values(df: pd.DataFrame, column: str, what: str = "data", allow_nan:
             pos, label = _first_bad(df, bad)
             raise ValueError(
                 f"{what}: column {column!r} has a missing or infinite value at row {pos} "
-                f"(index {label!r}): {values[pos]!r}"
+                f"(index {label!r}): {plain(values[pos])!r}"
             )
     return values

@@ -85,8 +85,8 @@ def nearest(queries: torch.Tensor, matrix: torch.Tensor, query_labels: list, lab
             own = cand_index.get_indexer(self_pos[start:start + chunk])
             rows = np.flatnonzero(own >= 0)
             s[torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(own[rows], dtype=torch.long)] = -torch.inf
-        kk = min(k, s.shape[1] - (1 if self_pos is not None else 0))
-        val, idx = torch.topk(s, max(kk, 0), dim=1)
+        # self-matches are -inf and dropped below (a query outside the candidates loses nothing)
+        val, idx = torch.topk(s, max(min(k, s.shape[1]), 0), dim=1)
         for r in range(val.shape[0]):
             ok = torch.isfinite(val[r])
             n = int(ok.sum())

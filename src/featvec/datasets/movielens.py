@@ -108,7 +108,9 @@ def load_movielens(name: str, data_dir: str | os.PathLike | None = None, downloa
     else:
         root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
         looked = [root / f for f in folders]
-        folder = next((f for f in looked if _missing(f, needed) == []), looked[0])
+        # a complete folder, else the first that exists (so the error names what is really missing)
+        folder = next((f for f in looked if _missing(f, needed) == []),
+                      next((f for f in looked if f.is_dir()), looked[0]))
         if _missing(folder, needed) and download:
             if zip_name is None:
                 raise ValueError(f"{name!r} cannot be downloaded; use 'ml-1m'")
@@ -224,8 +226,8 @@ def _to_int(values, path: Path, column: str) -> np.ndarray:
     return s.to_numpy().astype(np.int64)
 
 
-def _finish_ratings(df: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Check for missing values and set the standard dtypes."""
+def _finish_ratings(df: pd.DataFrame, path: Path, header: int = 0) -> pd.DataFrame:
+    """Check for missing values and set the standard dtypes. `header`: lines before the first row."""
     cols = {}
     for col in RATING_COLUMNS:
         values = pd.to_numeric(df[col], errors="coerce").to_numpy()
@@ -234,10 +236,40 @@ def _finish_ratings(df: pd.DataFrame, path: Path) -> pd.DataFrame:
             bad |= values != np.round(values)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{path}, row {i + 1}: column {col!r} is missing or not a valid number: "
-                             f"{df[col].iloc[i]!r}")
+            raise ValueError(f"{path}, line {_line_of_row(path, i, header)}: column {col!r} is missing or not "
+                             f"a valid number: {df[col].iloc[i]!r}")
         cols[col] = values.astype(np.float32 if col == "rating" else np.int64)
     return pd.DataFrame(cols)
+
+
+def _line_of_row(path: Path, row: int, header: int) -> int:
+    """1-based line number of data row `row` (0-based; pandas skips blank lines). Error path only."""
+    seen = -1
+    with open(path, "rb") as fh:
+        for i, line in enumerate(fh, start=1):
+            if i > header and line.strip():
+                seen += 1
+                if seen == row:
+                    return i
+    return row + 1 + header
+
+
+def _check_field_counts(path: Path, sep: str, n_fields: int, n_rows: int, header: int = 0) -> None:
+    """pandas' usecols silently drops extra fields, so count the separator's bytes (fast, chunked); on a
+    mismatch find and name the first line with the wrong number of fields."""
+    char = sep[0].encode()
+    per_line = (n_fields - 1) * len(sep)
+    total = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            total += chunk.count(char)
+    if total == per_line * (n_rows + header):
+        return
+    with open(path, "rb") as fh:
+        for i, line in enumerate(fh, start=1):
+            if line.strip() and line.count(char) != per_line:
+                got = len(line.decode("latin-1").rstrip("\r\n").split(sep))
+                raise ValueError(f"{path}, line {i}: expected {n_fields} fields separated by {sep!r}, got {got}")
 
 
 def _empty_ratings() -> pd.DataFrame:
@@ -257,6 +289,7 @@ def _read_dat_ratings(path: Path) -> pd.DataFrame:
     if not path.is_file():
         return _empty_ratings()
     df = _read_table(path, ":", list(range(7)), usecols=[0, 2, 4, 6])
+    _check_field_counts(path, "::", 4, len(df))
     df.columns = RATING_COLUMNS
     return _finish_ratings(df, path)
 
@@ -266,6 +299,7 @@ def _read_dat_ratings(path: Path) -> pd.DataFrame:
 def _load_100k(folder: Path):
     path = folder / "u.data"
     df = _read_table(path, "\t", RATING_COLUMNS)
+    _check_field_counts(path, "\t", 4, len(df))
     ratings = _finish_ratings(df, path)
 
     path = folder / "u.user"
@@ -344,8 +378,11 @@ def _load_csv(folder: Path):
     path = folder / "ratings.csv"
     if path.is_file():
         df = _read_csv_columns(path, ["userId", "movieId", "rating", "timestamp"])
+        with open(path, "rb") as fh:
+            n_columns = fh.readline().count(b",") + 1
+        _check_field_counts(path, ",", n_columns, len(df), header=1)
         df.columns = RATING_COLUMNS
-        ratings = _finish_ratings(df, path)
+        ratings = _finish_ratings(df, path, header=1)
     else:
         ratings = _empty_ratings()
     path = folder / "movies.csv"

