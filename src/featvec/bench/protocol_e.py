@@ -40,9 +40,20 @@ COLS = ["user_id", "item_id", "rating"]
 # name -> factory(dataset_name, data) -> {"model": constructor kwargs, "fit": fit kwargs[, "cls": class name]}
 # ``data`` is the loaded ``featvec.datasets.MovieLens`` (``.ratings``, ``.users``, ``.items``), or None when
 # the benchmark is given bare rating frames. "cls" defaults to the part of the name after "featvec.".
+def side_features(data) -> dict:
+    """The dataset's user and item tables as side features (ids + demographics / year + genres), without
+    free text (titles) and zip codes; empty when the benchmark runs on bare frames."""
+    if data is None:
+        return {}
+    out = {"item_features": data.items.drop(columns=["title"])}
+    if data.users is not None:
+        out["user_features"] = data.users.drop(columns=["zip"])
+    return out
+
+
 FEATVEC_SYSTEMS: dict[str, Callable[[str, object], dict]] = {
     "featvec.MatrixFactorization": lambda dataset, data: {
-        "model": {"dim": 64, "epochs": 10, "y_range": None}, "fit": {}},
+        "model": {"dim": 64, "epochs": 20, "reg": 0.1}, "fit": side_features(data)},
     "featvec.DeepRecommender": lambda dataset, data: {"model": {}, "fit": {}},
 }
 
