@@ -36,12 +36,6 @@ from featvec import Bag, Categorical, DeepRecommender, MatrixFactorization, Nume
 UNKNOWN_USERS = [4242, 4243]
 UNKNOWN_ITEMS = [9090, 9091]
 
-DEEP_OFFSET = (
-    "models/recommender.py module docstring: an unknown user with an unknown item gets 'the global offset' "
-    "(plus the known side's biases); DeepRecommender (models/net.py RecommenderNet.raw) adds mlp(zeros), "
-    "whose Linear biases make it a non-zero constant, so the prediction is objective(offset + mlp(0)) instead "
-    "of objective(offset). Either the code or the documented fallback needs to change.")
-
 RECOMMEND_UNCLIPPED = (
     "models/recommender.py RatingRecommender.recommend documents score as 'the predicted rating', but it takes "
     "RecommenderNet.score_matrix unclipped while predict() clips to rating_range_: with y_range='auto' the "
@@ -401,9 +395,14 @@ class TestMatrixFactorizationSideFeatures(RecommenderContract):
 class _DeepContract(RecommenderContract):
     bias_only = False
 
-    @pytest.mark.xfail(strict=True, reason=DEEP_OFFSET)
     def test_unknown_pair_gets_the_global_offset(self, model):
-        super().test_unknown_pair_gets_the_global_offset(model)
+        """Documented fallback for the deep preset: offset + the MLP's output on the zero vectors."""
+        p = model.predict(pd.DataFrame({"user_id": UNKNOWN_USERS, "item_id": UNKNOWN_ITEMS}))
+        net = model.net_
+        n_in = net.mlp.net[0].in_features
+        with torch.no_grad():
+            expected = float(net.objective.output(net.offset + net.mlp(torch.zeros(1, n_in)).squeeze()))
+        np.testing.assert_allclose(p, np.clip(np.float32(expected), *model.rating_range_), rtol=1e-5)
 
 
 class TestDeepRecommender(_DeepContract):

@@ -8,7 +8,7 @@ import torch
 from ..encoding import EncodedBag, FeatureEncoder, Vocabulary, take
 from ..nn.embedding import GroupSpec
 from ..schema import Feature, emb_size_rule, feature_from_dict, feature_name, feature_to_dict, infer_features
-from ..validation import check_frame, check_no_missing
+from ..validation import check_frame, check_no_missing, plain
 
 ID = "id"
 
@@ -25,7 +25,7 @@ def side_table(df: pd.DataFrame, id_col: str, what: str) -> pd.DataFrame:
     dup = df[id_col].duplicated().to_numpy()
     if dup.any():
         pos = int(np.flatnonzero(dup)[0])
-        raise ValueError(f"{what}: id {df[id_col].iloc[pos]!r} appears more than once (row {pos})")
+        raise ValueError(f"{what}: id {plain(df[id_col].iloc[pos])!r} appears more than once (row {pos})")
     return df
 
 

@@ -2,7 +2,8 @@
 
 Unknown users or items at ``predict`` fall back to what is known: their embedding row is the zero
 'unknown' row, so the prediction is the global offset plus the biases (and side features) of the known
-side. ``recommend`` for an unknown user raises ``ValueError``.
+side. For ``DeepRecommender`` the MLP's output on those zero vectors is added too (a constant for a pair
+where both sides are unknown). ``recommend`` for an unknown user raises ``ValueError``.
 """
 from __future__ import annotations
 
@@ -89,6 +90,8 @@ class RatingRecommender(BaseModel):
             users.add_bag(IMPLICIT, EncodedBag.from_csr(seen_ptr, seen_idx, "sqrt"), len(items))
         self.rating_range_ = (float(y.min()), float(y.max()))
         y_range = self.rating_range_ if self.y_range == "auto" else self.y_range
+        if y_range is not None and not y_range[1] > y_range[0]:
+            y_range = None  # one rating value only: no range to squash into; predictions are that value
         mean = float(y.mean())
         offset = mean if y_range is None else _logit(mean, y_range)
         self.users_, self.items_ = users.to(dev), items.to(dev)
