@@ -17,23 +17,6 @@ TINY = ["--dim", "4", "--epochs", "2"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _save_is_broken() -> bool:
-    try:
-        featvec.MatrixFactorization().get_params()
-    except AttributeError:
-        return True
-    return False
-
-
-# Everything that saves a model goes through BaseModel.get_params, which is broken (see the reason). The
-# marker only applies while that bug is there, and only to an AttributeError.
-SAVE_BUG = pytest.mark.xfail(
-    _save_is_broken(), strict=True, raises=AttributeError,
-    reason="featvec/models/base.py BaseModel._param_names tests `sig.parameters[p].kind != p.VAR_KEYWORD` where p "
-           "is the parameter *name* (a str), so get_params()/save()/repr() raise AttributeError: 'str' object has "
-           "no attribute 'VAR_KEYWORD' (should be inspect.Parameter.VAR_KEYWORD)")
-
-
 def run(capsys, *argv):
     """main(argv) -> (status, stdout, stderr)."""
     status = main([str(a) for a in argv])
@@ -144,7 +127,6 @@ def test_fit_dataset_from_data_folder(capsys, movielens_fixtures):
     assert "on 4 ratings from MovieLens ml-1m (3 users, 3 items)" in out
 
 
-@SAVE_BUG
 def test_fit_out_saves_a_loadable_model(capsys, files, tmp_path):
     out_dir = tmp_path / "m"
     status, out, err = run(capsys, "fit", "--ratings", files["ratings"], *TINY, "--out", out_dir)
@@ -159,7 +141,6 @@ def test_fit_out_saves_a_loadable_model(capsys, files, tmp_path):
 
 # ------------------------------------------------------------------------------------------------- evaluate
 
-@SAVE_BUG
 def test_evaluate(capsys, files, model_dir):
     status, out, err = run(capsys, "evaluate", "--model-dir", model_dir, "--ratings", files["test"])
     assert status == 0, err
@@ -176,7 +157,6 @@ def test_evaluate(capsys, files, model_dir):
     assert scores["unknown_items"] == int((~test["item_id"].isin(train["item_id"])).sum())
 
 
-@SAVE_BUG
 def test_evaluate_other_column_names_and_unknown_ids(capsys, files, model_dir, tmp_path):
     path = tmp_path / "renamed.csv"
     pd.DataFrame({"who": [1, 999, 2], "what": [101, 101, 5000], "stars": [4.0, 3.0, 2.0]}).to_csv(path, index=False)
@@ -189,7 +169,6 @@ def test_evaluate_other_column_names_and_unknown_ids(capsys, files, model_dir, t
 
 # ------------------------------------------------------------------------------------------------- recommend
 
-@SAVE_BUG
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_recommend_machine_formats(capsys, files, model_dir, fmt):
     status, out, err = run(capsys, "recommend", "--model-dir", model_dir, "--users", "1", "2", "-k", "3",
@@ -211,7 +190,6 @@ def test_recommend_machine_formats(capsys, files, model_dir, fmt):
     np.testing.assert_allclose(recs["score"].to_numpy(), pred, rtol=1e-5, atol=1e-5)
 
 
-@SAVE_BUG
 def test_recommend_table_and_no_filter_seen(capsys, files, model_dir):
     status, out, err = run(capsys, "recommend", "--model-dir", model_dir, "--users", "3", "-k", "40",
                            "--no-filter-seen")
@@ -224,7 +202,6 @@ def test_recommend_table_and_no_filter_seen(capsys, files, model_dir):
     assert status == 0 and out.splitlines()[0].split()[-1] == "title" and "Film \u00e9t\u00e9" in out
 
 
-@SAVE_BUG
 def test_recommend_titles_from_a_dataset(capsys, model_dir, movielens_fixtures):
     # the fixture ml-latest-small has no movie with ids 101..140: titles are then missing, not an error
     status, out, err = run(capsys, "recommend", "--model-dir", model_dir, "--users", "1", "-k", "2",
@@ -235,7 +212,6 @@ def test_recommend_titles_from_a_dataset(capsys, model_dir, movielens_fixtures):
 
 # ------------------------------------------------------------------------------------------------- similar
 
-@SAVE_BUG
 def test_similar_items_with_titles(capsys, files, model_dir):
     status, out, err = run(capsys, "similar", "--model-dir", model_dir, "--items", "101", "102", "-k", "4",
                            "--format", "csv", "--titles", files["titles"])
@@ -255,7 +231,6 @@ def test_similar_items_with_titles(capsys, files, model_dir):
     assert sims["score"].iloc[0] == pytest.approx(a @ b / np.linalg.norm(a) / np.linalg.norm(b), abs=1e-4)
 
 
-@SAVE_BUG
 def test_similar_users_json(capsys, model_dir):
     status, out, err = run(capsys, "similar", "--model-dir", model_dir, "--users", "1", "-k", "3", "--format", "json")
     assert status == 0, err
@@ -271,7 +246,6 @@ def test_similar_needs_items_or_users(capsys, tmp_path):
 
 # ------------------------------------------------------------------------------------------------- factors
 
-@SAVE_BUG
 def test_factors_writes_the_png(capsys, files, model_dir, tmp_path):
     out_dir = tmp_path / "factors"
     status, out, err = run(capsys, "factors", "--model-dir", model_dir, "--top-n", "25", "--components", "3",
@@ -323,7 +297,6 @@ def test_unknown_dataset_and_missing_data(capsys, tmp_path):
     assert_one_line_error(status, err, "missing u.data", str(tmp_path))
 
 
-@SAVE_BUG
 def test_unknown_user_id(capsys, model_dir):
     status, out, err = run(capsys, "recommend", "--model-dir", model_dir, "--users", "1", "999")
     assert_one_line_error(status, err, "unknown users [999]")
@@ -334,7 +307,6 @@ def test_unknown_user_id(capsys, model_dir):
     assert_one_line_error(status, err, "7")
 
 
-@SAVE_BUG
 def test_bad_titles_file(capsys, model_dir, tmp_path):
     path = tmp_path / "t.csv"
     pd.DataFrame({"item_id": [101], "name": ["x"]}).to_csv(path, index=False)
@@ -342,7 +314,6 @@ def test_bad_titles_file(capsys, model_dir, tmp_path):
     assert_one_line_error(status, err, "needs a 'title' column")
 
 
-@SAVE_BUG
 def test_evaluate_non_numeric_rating(capsys, model_dir, tmp_path):
     path = tmp_path / "bad.csv"
     pd.DataFrame({"user_id": [1, 2], "item_id": [101, 102], "rating": ["4", "good"]}).to_csv(path, index=False)

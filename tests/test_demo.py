@@ -17,22 +17,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OUTPUTS = ["model", "metrics.json", "recommendations.csv", "similar_items.csv", "latent_factors.png", "README.txt"]
 
 
-def _save_is_broken() -> bool:
-    try:
-        featvec.MatrixFactorization().get_params()
-    except AttributeError:
-        return True
-    return False
-
-
-# run_demo saves its model (model.save -> BaseModel.get_params), so while that bug is there it fails.
-SAVE_BUG = pytest.mark.xfail(
-    _save_is_broken(), strict=True, raises=AttributeError,
-    reason="featvec/models/base.py BaseModel._param_names tests `sig.parameters[p].kind != p.VAR_KEYWORD` where p "
-           "is the parameter *name* (a str), so get_params()/save() raise AttributeError and run_demo fails when "
-           "it saves the model (should be inspect.Parameter.VAR_KEYWORD)")
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
@@ -50,7 +34,6 @@ def data():
     return s, train, test
 
 
-@SAVE_BUG
 def test_writes_every_output(demo):
     out, metrics, lines = demo
     for name in OUTPUTS:
@@ -63,7 +46,6 @@ def test_writes_every_output(demo):
     assert lines[0].startswith("featvec demo: 12,000 synthetic ratings") and lines[-1].startswith(f"\nwrote {out}")
 
 
-@SAVE_BUG
 def test_model_beats_the_baseline_and_stays_above_the_floor(demo, data):
     _, metrics, _ = demo
     s, train, test = data
@@ -81,7 +63,6 @@ def test_model_beats_the_baseline_and_stays_above_the_floor(demo, data):
     assert t["noise_floor"]["rmse"] == pytest.approx(s.noise_std, rel=0.15)
 
 
-@SAVE_BUG
 def test_recommendations_are_truly_better_than_unseen_items(demo, data):
     out, metrics, _ = demo
     s, train, _ = data
@@ -102,7 +83,6 @@ def test_recommendations_are_truly_better_than_unseen_items(demo, data):
     assert np.mean(diffs) > 0.3
 
 
-@SAVE_BUG
 def test_similar_items_share_planted_factors(demo):
     out, metrics, _ = demo
     sims = pd.read_csv(out / "similar_items.csv")
@@ -114,7 +94,6 @@ def test_similar_items_share_planted_factors(demo):
     assert len(lf["explained_variance_ratio"]) == 3 and min(lf["r2_vs_planted_factors"]) > 0.5
 
 
-@SAVE_BUG
 def test_saved_model_loads_and_predicts(demo, data):
     out, metrics, _ = demo
     _, train, test = data
@@ -128,7 +107,6 @@ def test_saved_model_loads_and_predicts(demo, data):
     assert again["item_id"].tolist() == recs["item_id"].tolist()
 
 
-@SAVE_BUG
 def test_cli_demo(capsys, tmp_path):
     status = main(["demo", "--quick", "--out", str(tmp_path / "d"), "--seed", "1"])
     out = capsys.readouterr().out
