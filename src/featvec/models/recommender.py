@@ -35,7 +35,166 @@ def _interactions_csr(user_rows: np.ndarray, item_rows: np.ndarray, n_users: int
     return indptr, i
 
 
-class RatingRecommender(BaseModel):
+class Recommender(BaseModel):
+    """What every recommender preset shares once fitted: ``users_`` / ``items_`` (EntityTable), ``net_``
+    (``users`` / ``items`` FeatureEmbedding, ``side``, ``score_matrix``) and ``seen_`` (training items per
+    user row, CSR). Gives batch-first ``recommend``, ``similar_items``, ``similar_users``, ``vectors_``.
+    """
+
+    @property
+    def _dev(self) -> torch.device:
+        return next(self.net_.parameters()).device
+
+    def _clip_scores(self, scores: np.ndarray) -> np.ndarray:
+        return scores
+
+    def _fold_in_users(self, user_items: pd.DataFrame):
+        raise ValueError(f"{type(self).__name__} cannot fold in new users; use ImplicitRecommender")
+
+    def _encode_all(self, table: EntityTable, emb, rows: torch.Tensor, chunk: int = 8192):
+        vecs, biases = [], []
+        with torch.no_grad():
+            for s in range(0, rows.numel(), chunk):
+                v, b, _ = self.net_.side(emb, table.inputs(rows[s:s + chunk]))
+                vecs.append(v)
+                biases.append(b if b is not None else torch.zeros(v.shape[0], device=v.device))
+        if not vecs:
+            return torch.zeros(0, 1, device=rows.device), torch.zeros(0, device=rows.device)
+        return torch.cat(vecs), torch.cat(biases)
+
+    def _lookup(self, table: EntityTable, ids, what: str) -> np.ndarray:
+        ids = _id_list(ids)
+        if not ids:
+            raise ValueError(f"no {what} given")
+        rows = table.rows(ids)
+        if (rows == 0).any():
+            bad = [x for x, r in zip(ids, rows) if r == 0][:5]
+            raise ValueError(f"unknown {what} {bad}: not seen in training (recommend needs known {what})")
+        return rows
+
+    def _score_rows(self, user_rows: np.ndarray) -> np.ndarray:
+        """Scores of the given user rows against every known item (columns = item rows 1..n)."""
+        self.net_.eval()
+        dev = self._dev
+        if getattr(self, "_item_cache", None) is None:
+            self._item_cache = self._encode_all(self.items_, self.net_.items,
+                                                torch.arange(1, len(self.items_), device=dev))
+        iv, ib = self._item_cache
+        uv, ub = self._encode_all(self.users_, self.net_.users, torch.as_tensor(np.asarray(user_rows), device=dev))
+        with torch.no_grad():
+            return self._clip_scores(self.net_.score_matrix(uv, ub, iv, ib).cpu().numpy())
+
+    def recommend(self, users, k: int = 10, filter_seen: bool = True, items=None, user_items: pd.DataFrame | None = None,
+                  item_features: pd.DataFrame | None = None, batch_size: int | None = None) -> pd.DataFrame:
+        """Top-k items for each user (batch-first). Returns columns user, item, score, rank.
+
+        ``items`` restricts the candidates; ``filter_seen`` drops each user's training interactions.
+        ``user_items`` (user, item rows) folds in users unseen in training -- or gives known users' current
+        interactions -- where the preset supports it; those items are then the ones filtered.
+        ``item_features`` describes items unseen in training so they can be scored from their features.
+        Top-k by ``argpartition`` over chunks of users, so memory stays bounded for any number of users.
+        """
+        from ..evaluation import rank_users
+
+        self._check_fitted()
+        self.net_.eval()
+        dev = self._dev
+        items_t = self.items_ if item_features is None else self.items_.extend(item_features, "item_features").to(dev)
+        user_ids = _id_list(users)
+        if not user_ids:
+            raise ValueError("no users given")
+        fold = self._fold_in_users(user_items) if user_items is not None else None
+        rows = self.users_.rows(user_ids)
+        fold_pos = np.full(len(user_ids), -1, dtype=np.int64)
+        if fold is not None:
+            fold_pos = fold["index"].get_indexer(pd.Index(user_ids))
+        bad = [u for u, r, f in zip(user_ids, rows, fold_pos) if r == 0 and f < 0]
+        if bad:
+            hint = " or pass their interactions as user_items" if type(self)._fold_in_users is not Recommender._fold_in_users else ""
+            raise ValueError(f"unknown users {bad[:5]}: not seen in training (recommend needs known users{hint})")
+        irows = np.arange(1, len(items_t)) if items is None else self._lookup(items_t, items, "items")
+        col_of = np.full(len(items_t), -1, dtype=np.int64)
+        col_of[irows] = np.arange(len(irows))
+        iv, ib = self._encode_all(items_t, self.net_.items, torch.as_tensor(irows, device=dev))
+        exclude = None
+        if filter_seen:
+            ptr, idx = (np.asarray(t) for t in self.seen_)
+            e_ptr, e_idx = _take_csr(ptr, idx, np.where(fold_pos >= 0, 0, rows))
+            if fold is not None and (fold_pos >= 0).any():
+                f_ptr, f_idx = _take_csr(*fold["seen"], np.maximum(fold_pos, 0))
+                lens = np.where(fold_pos >= 0, np.diff(f_ptr), np.diff(e_ptr))
+                e_ptr, e_idx = _merge_csr(e_ptr, e_idx, f_ptr, f_idx, fold_pos >= 0, lens)
+            e_idx = col_of[e_idx]
+            e_ptr, e_idx = _drop_negative(e_ptr, e_idx)
+            exclude = (e_ptr, e_idx)
+
+        def score_fn(pos: np.ndarray) -> np.ndarray:
+            r = torch.as_tensor(rows[pos], device=dev)
+            uv, ub = self._encode_all(self.users_, self.net_.users, r)
+            fp = fold_pos[pos]
+            if (fp >= 0).any():
+                sel = torch.as_tensor(np.flatnonzero(fp >= 0), device=dev)
+                fsel = torch.as_tensor(fp[fp >= 0], device=dev)
+                uv[sel], ub[sel] = fold["vectors"][fsel], fold["biases"][fsel]
+            with torch.no_grad():
+                return self._clip_scores(self.net_.score_matrix(uv, ub, iv, ib).cpu().numpy())
+
+        kk = min(int(k), len(irows))
+        ranked, scores = rank_users(score_fn, np.arange(len(user_ids)), kk, exclude=exclude, n_items=len(irows),
+                                    batch_size=batch_size, with_scores=True)
+        ok = ranked >= 0
+        n_ok = ok.sum(1)
+        item_labels = np.asarray(items_t.vocab.values, dtype=object)[irows - 1]
+        out = pd.DataFrame({
+            self.user_col: np.repeat(np.asarray(user_ids, dtype=object), n_ok),
+            self.item_col: item_labels[ranked[ok]],
+            "score": scores[ok].astype(np.float32),
+            "rank": (np.cumsum(ok, 1)[ok]).astype(np.int64),
+        })
+        out[self.user_col] = _restore_dtype(out[self.user_col], user_ids)
+        out[self.item_col] = _restore_dtype(out[self.item_col], items_t.vocab.values)
+        return out
+
+    def similar_items(self, ids, k: int = 10) -> pd.DataFrame:
+        """Most similar items by cosine of their full item vectors: columns item, similar_item, score, rank."""
+        return self._similar(self.vectors_["items"], ids, k, self.item_col)
+
+    def similar_users(self, ids, k: int = 10) -> pd.DataFrame:
+        """Most similar users by cosine of their full user vectors: columns user, similar_user, score, rank."""
+        return self._similar(self.vectors_["users"], ids, k, self.user_col)
+
+    def _similar(self, vecs: Vectors, ids, k: int, col: str) -> pd.DataFrame:
+        self._check_fitted()
+        out = vecs.similar(ids, k)
+        out.columns = [col, f"similar_{col}", "score", "rank"]
+        for c in out.columns[:2]:
+            out[c] = _restore_dtype(out[c], vecs.labels)
+        return out
+
+    # ---- vectors
+    @property
+    def vectors_(self) -> VectorSet:
+        """Labelled tables: ``users`` and ``items`` (the vectors the model scores with), and one table per
+        feature group, ``user.<group>`` / ``item.<group>`` (``user.id``, ``item.genres``, ...)."""
+        self._check_fitted()
+        if getattr(self, "_vectors", None) is None:
+            self.net_.eval()
+            tables = {}
+            for side, table, emb in (("user", self.users_, self.net_.users), ("item", self.items_, self.net_.items)):
+                rows = torch.arange(1, len(table), device=self._dev)
+                v, b = self._encode_all(table, emb, rows)
+                tables[side + "s"] = Vectors(table.vocab.values, v.cpu().numpy(), b.cpu().numpy(), side + "s")
+                for g in emb.groups:
+                    w = emb.table(g.name).detach().cpu().numpy()
+                    bias = emb.bias_table(g.name)
+                    bias = None if bias is None else bias.detach().cpu().numpy()
+                    labels = (self.items_.labels(ID) if g.name == IMPLICIT else table.labels(g.name))
+                    tables[f"{side}.{g.name}"] = Vectors(labels, w, bias, f"{side}.{g.name}")
+            self._vectors = VectorSet(tables)
+        return self._vectors
+
+
+class RatingRecommender(Recommender):
     """Shared base of MatrixFactorization and DeepRecommender (not used directly)."""
 
     _interaction = "dot"
@@ -103,7 +262,7 @@ class RatingRecommender(BaseModel):
         self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
                                 self.schedule, self.patience, self.seed, self.show_progress, self.callbacks)
         self.history_ = self.trainer_.fit(self.net_, train, dev, valid_rows)
-        self._vectors = None
+        self._vectors = self._item_cache = None
         return self
 
     def _features(self, spec) -> list[Feature] | None:
@@ -128,9 +287,8 @@ class RatingRecommender(BaseModel):
         return RatingRows(users, items, torch.as_tensor(users.rows(df[self.user_col].to_numpy()), device=dev),
                           torch.as_tensor(items.rows(df[self.item_col].to_numpy()), device=dev), y)
 
-    @property
-    def _dev(self) -> torch.device:
-        return self.net_.offset.device
+    def _clip_scores(self, scores: np.ndarray) -> np.ndarray:
+        return np.clip(scores, *self.rating_range_)
 
     # ---- prediction
     def predict(self, df: pd.DataFrame, user_features: pd.DataFrame | None = None,
@@ -149,108 +307,6 @@ class RatingRecommender(BaseModel):
                 raw = self.net_.raw(u[uinv], ub[uinv], i[iinv], ib[iinv])
                 out[s:s + len(uinv)] = self.net_.objective.output(raw).cpu().numpy()
         return np.clip(out, *self.rating_range_)
-
-    def _encode_all(self, table: EntityTable, emb, rows: torch.Tensor, chunk: int = 8192):
-        vecs, biases = [], []
-        with torch.no_grad():
-            for s in range(0, rows.numel(), chunk):
-                v, b, _ = self.net_.side(emb, table.inputs(rows[s:s + chunk]))
-                vecs.append(v)
-                biases.append(b)
-        return torch.cat(vecs), torch.cat(biases)
-
-    def _lookup(self, table: EntityTable, ids, what: str) -> np.ndarray:
-        ids = list(ids) if not (np.isscalar(ids) or isinstance(ids, str)) else [ids]
-        if not ids:
-            raise ValueError(f"no {what} given")
-        rows = table.rows(ids)
-        if (rows == 0).any():
-            bad = [x for x, r in zip(ids, rows) if r == 0][:5]
-            raise ValueError(f"unknown {what} {bad}: not seen in training (recommend needs known {what})")
-        return rows
-
-    def recommend(self, users, k: int = 10, filter_seen: bool = True, items=None,
-                  batch_size: int | None = None) -> pd.DataFrame:
-        """Top-k items for each user (batch-first). Returns columns user, item, score (the predicted
-        rating), rank. ``items`` restricts the candidates; ``filter_seen`` drops training interactions."""
-        self._check_fitted()
-        self.net_.eval()
-        urows = self._lookup(self.users_, users, "users")
-        irows = (np.arange(1, len(self.items_)) if items is None else self._lookup(self.items_, items, "items"))
-        dev = self._dev
-        iv, ib = self._encode_all(self.items_, self.net_.items, torch.as_tensor(irows, device=dev))
-        col_of = np.full(len(self.items_), -1, dtype=np.int64)
-        col_of[irows] = np.arange(len(irows))
-        n_i = len(irows)
-        step = batch_size or max(1, min(4096, (1 << 24) // max(n_i, 1)))
-        item_labels = np.asarray(self.items_.vocab.values, dtype=object)[irows - 1]
-        user_ids = list(users) if not (np.isscalar(users) or isinstance(users, str)) else [users]
-        parts = []
-        with torch.no_grad():
-            for s in range(0, len(urows), step):
-                chunk = urows[s:s + step]
-                uv, ub = self._encode_all(self.users_, self.net_.users, torch.as_tensor(chunk, device=dev))
-                scores = self.net_.score_matrix(uv, ub, iv, ib)
-                if filter_seen:
-                    ptr, idx = self.seen_
-                    for r, row in enumerate(chunk):
-                        cols = col_of[idx[ptr[row]:ptr[row + 1]].numpy()]
-                        cols = cols[cols >= 0]
-                        scores[r, torch.as_tensor(cols, dtype=torch.long, device=dev)] = -torch.inf
-                kk = min(k, n_i)
-                val, pos = torch.topk(scores, kk, dim=1)
-                val, pos = val.cpu().numpy(), pos.cpu().numpy()
-                val = np.where(np.isfinite(val), np.clip(val, *self.rating_range_), val)  # as predict
-                ok = np.isfinite(val)
-                n_ok = ok.sum(1)
-                parts.append(pd.DataFrame({
-                    self.user_col: np.repeat(np.asarray(user_ids[s:s + step], dtype=object), n_ok),
-                    self.item_col: item_labels[pos[ok]],
-                    "score": val[ok].astype(np.float32),
-                    "rank": np.concatenate([np.arange(1, n + 1) for n in n_ok]) if len(n_ok) else [],
-                }))
-        out = pd.concat(parts, ignore_index=True)
-        out[self.user_col] = _restore_dtype(out[self.user_col], self.users_.vocab.values)
-        out[self.item_col] = _restore_dtype(out[self.item_col], self.items_.vocab.values)
-        return out
-
-    def similar_items(self, ids, k: int = 10) -> pd.DataFrame:
-        """Most similar items by cosine of their full item vectors: columns item, similar_item, score, rank."""
-        return self._similar(self.vectors_["items"], ids, k, self.item_col)
-
-    def similar_users(self, ids, k: int = 10) -> pd.DataFrame:
-        """Most similar users by cosine of their full user vectors: columns user, similar_user, score, rank."""
-        return self._similar(self.vectors_["users"], ids, k, self.user_col)
-
-    def _similar(self, vecs: Vectors, ids, k: int, col: str) -> pd.DataFrame:
-        self._check_fitted()
-        out = vecs.similar(ids, k)
-        out.columns = [col, f"similar_{col}", "score", "rank"]
-        for c in out.columns[:2]:
-            out[c] = _restore_dtype(out[c], vecs.labels)
-        return out
-
-    # ---- vectors
-    @property
-    def vectors_(self) -> VectorSet:
-        """Labelled tables: ``users`` and ``items`` (the vectors the model scores with), and one table per
-        feature group, ``user.<group>`` / ``item.<group>`` (``user.id``, ``item.genres``, ...)."""
-        self._check_fitted()
-        if getattr(self, "_vectors", None) is None:
-            self.net_.eval()
-            tables = {}
-            for side, table, emb in (("user", self.users_, self.net_.users), ("item", self.items_, self.net_.items)):
-                rows = torch.arange(1, len(table), device=self._dev)
-                v, b = self._encode_all(table, emb, rows)
-                tables[side + "s"] = Vectors(table.vocab.values, v.cpu().numpy(), b.cpu().numpy(), side + "s")
-                for g in emb.groups:
-                    w = emb.table(g.name).detach().cpu().numpy()
-                    bias = emb.bias_table(g.name)
-                    bias = None if bias is None else bias.detach().cpu().numpy()
-                    labels = (self.items_.labels(ID) if g.name == IMPLICIT else table.labels(g.name))
-                    tables[f"{side}.{g.name}"] = Vectors(labels, w, bias, f"{side}.{g.name}")
-            self._vectors = VectorSet(tables)
-        return self._vectors
 
     # ---- persistence
     def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -284,7 +340,7 @@ class RatingRecommender(BaseModel):
         model.net_ = model._make_net(y_range, 0.0)
         model.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         model.net_.eval()
-        model._vectors = None
+        model._vectors = model._item_cache = None
         return model
 
 
@@ -301,3 +357,38 @@ def _restore_dtype(col: pd.Series, values: list) -> pd.Series:
     if values and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values[:100]):
         return col.astype(np.int64)
     return col
+
+
+def _id_list(ids) -> list:
+    return list(ids) if not (np.isscalar(ids) or isinstance(ids, str)) else [ids]
+
+
+def _take_csr(ptr: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The CSR rows ``rows`` (in that order) as a new CSR."""
+    starts = ptr[rows]
+    lens = ptr[rows + 1] - starts
+    out_ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lens, out=out_ptr[1:])
+    pos = np.repeat(starts - out_ptr[:-1], lens) + np.arange(out_ptr[-1])
+    return out_ptr, idx[pos]
+
+
+def _merge_csr(a_ptr, a_idx, b_ptr, b_idx, use_b: np.ndarray, lens: np.ndarray):
+    """Row r from b where use_b[r], else from a (both CSR with the same number of rows)."""
+    out_ptr = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=out_ptr[1:])
+    src_a = _take_csr(a_ptr, a_idx, np.flatnonzero(~use_b))[1]
+    src_b = _take_csr(b_ptr, b_idx, np.flatnonzero(use_b))[1]
+    row_of = np.repeat(np.arange(len(lens)), lens)
+    out = np.empty(out_ptr[-1], dtype=np.int64)
+    mask = use_b[row_of]
+    out[~mask], out[mask] = src_a, src_b
+    return out_ptr, out
+
+
+def _drop_negative(ptr: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = idx >= 0
+    rows = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+    new_ptr = np.zeros(len(ptr), dtype=np.int64)
+    np.cumsum(np.bincount(rows[keep], minlength=len(ptr) - 1), out=new_ptr[1:])
+    return new_ptr, idx[keep]
