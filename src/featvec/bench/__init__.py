@@ -10,11 +10,12 @@ import sys
 from typing import Iterable
 
 from .protocol_e import DATASETS, FEATVEC_SYSTEMS, run_protocol_e
+from .protocol_i import DATASETS as I_DATASETS, run_protocol_i
 from .report import markdown, write_report
 
 PROTOCOLS = ("E", "I", "U", "L", "F", "T", "S")
 
-__all__ = ["main", "run_protocol_e", "FEATVEC_SYSTEMS", "PROTOCOLS", "markdown", "write_report"]
+__all__ = ["main", "run_protocol_e", "run_protocol_i", "FEATVEC_SYSTEMS", "PROTOCOLS", "markdown", "write_report"]
 
 
 def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, seeds: Iterable[int] = (0, 1, 2),
@@ -26,9 +27,11 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
     p = str(protocol).strip().upper()
     if p not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
-    if p != "E":
-        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E)")
-    rows = run_protocol_e(data_dir, datasets=tuple(datasets) if datasets else DATASETS, seeds=seeds,
+    if p not in ("E", "I"):
+        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E, I)")
+    runner = run_protocol_e if p == "E" else run_protocol_i
+    default = DATASETS if p == "E" else I_DATASETS
+    rows = runner(data_dir, datasets=tuple(datasets) if datasets else default, seeds=seeds,
                           systems=systems, peers=peers, out_dir=out_dir,
                           emit=lambda line: print(line, flush=True),
                           log=lambda msg: print(msg, file=sys.stderr, flush=True))

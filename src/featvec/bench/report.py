@@ -79,7 +79,7 @@ def environment() -> dict:
     except ImportError:  # pragma: no cover - torch is a dependency
         env["torch_threads"] = None
     versions = {}
-    for dist in ("featvec", "torch", "numpy", "pandas", "scikit-surprise", "fastai"):
+    for dist in ("featvec", "torch", "numpy", "pandas", "scikit-surprise", "fastai", "implicit", "lightfm"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

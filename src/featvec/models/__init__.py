@@ -1,4 +1,5 @@
 from .deep import DeepRecommender
+from .implicit import ImplicitRecommender
 from .mf import MatrixFactorization
 
-__all__ = ["MatrixFactorization", "DeepRecommender"]
+__all__ = ["MatrixFactorization", "DeepRecommender", "ImplicitRecommender"]

@@ -1,0 +1,328 @@
+"""ImplicitRecommender: top-K recommendation from interactions without ratings (logs, clicks, plays)."""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data.samplers import NegativeSampler
+from ..evaluation import csr_from_pairs
+from ..nn.als import CSRMatrix, als, fold_in as als_fold_in
+from ..nn import losses
+from ..nn.losses import LOSSES
+from ..persistence import register
+from ..schema import Feature, feature_from_dict, feature_to_dict
+from ..training import Trainer, resolve_device, seed_everything, uses_sparse_gradients
+from ..validation import check_frame, check_no_missing, numeric_values, require_columns
+from ..vectors import Vectors
+from .entities import EntityTable
+from .implicit_net import ImplicitNet, PairRows
+from .recommender import Recommender, _id_list
+
+SOLVERS = ("sgd", "als")
+
+
+@register
+class ImplicitRecommender(Recommender):
+    """Learns user and item vectors from positive interactions only; score = <user, item> + item bias.
+
+    ``solver="sgd"`` trains ``loss`` with the shared Trainer:
+      - ``"bpr"``: pairwise ranking against ``negatives`` sampled items per positive;
+      - ``"bce"``: positives labelled 1, ``negatives`` sampled items labelled 0;
+      - ``"sampled_softmax"``: the positive among in-batch positives plus ``negatives`` sampled items,
+        logQ-corrected; ``negatives="all"`` is the full softmax over the catalogue.
+      Negatives come from ``sampler`` ("uniform" or "popularity", counts ** ``beta``), rejecting the
+      user's own items when ``reject_seen``. User and item side features (``Categorical`` / ``Numeric`` /
+      ``Bag``) add their vectors to the id vector, so items unseen in training can be scored from features.
+    ``solver="als"``: implicit alternating least squares (confidence ``1 + alpha * weight``, L2 ``reg``,
+      ``iterations`` sweeps of ``cg_steps`` conjugate-gradient steps), id vectors only.
+
+    ``weight_col`` (optional) holds a non-negative strength per row (play counts, dwell time); repeated
+    (user, item) rows add up. ``reg`` defaults to 0.1 for ALS (implicit's ``regularization``) and 0 for SGD
+    (where it is an L2 penalty per example on the vectors used).
+    Users unseen in training are folded in from their interactions: ``fold_in`` / ``recommend(user_items=)``.
+    """
+
+    def __init__(self, dim: int = 64, loss: str = "bpr", solver: str = "sgd", user_features: Sequence | None = None,
+                 item_features: Sequence | None = None, user_col: str = "user_id", item_col: str = "item_id",
+                 weight_col: str | None = None, alpha: float = 1.0, reg: float | None = None, iterations: int = 15,
+                 cg_steps: int = 3, negatives=1, sampler: str = "uniform", beta: float = 0.75,
+                 reject_seen: bool = True, temperature: float = 1.0, item_bias: bool = True, min_count: int = 1,
+                 epochs: int = 20, batch_size: int = 1024, lr: float = 1e-2, optimizer: str = "adam",
+                 weight_decay: float = 0.0, schedule: str = "onecycle", init_std: float = 0.1,
+                 fold_in_steps: int = 200, valid_frac: float = 0.0, patience: int | None = None, seed: int = 0,
+                 device: str = "cpu", show_progress: bool = False, callbacks: Sequence = ()):
+        self.dim, self.loss, self.solver = dim, loss, solver
+        self.user_features, self.item_features = user_features, item_features
+        self.user_col, self.item_col, self.weight_col = user_col, item_col, weight_col
+        self.alpha, self.reg, self.iterations, self.cg_steps = alpha, reg, iterations, cg_steps
+        self.negatives, self.sampler, self.beta, self.reject_seen = negatives, sampler, beta, reject_seen
+        self.temperature, self.item_bias, self.min_count = temperature, item_bias, min_count
+        self.epochs, self.batch_size, self.lr, self.optimizer = epochs, batch_size, lr, optimizer
+        self.weight_decay, self.schedule, self.init_std = weight_decay, schedule, init_std
+        self.fold_in_steps, self.valid_frac, self.patience = fold_in_steps, valid_frac, patience
+        self.seed, self.device, self.show_progress, self.callbacks = seed, device, show_progress, callbacks
+
+    # ---- checks
+    def _check_params(self) -> None:
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        if self.solver == "sgd" and self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.negatives == "all":
+            if self.loss != "sampled_softmax":
+                raise ValueError("negatives='all' (full softmax) needs loss='sampled_softmax'")
+        elif not isinstance(self.negatives, (int, np.integer)) or self.negatives < 0:
+            raise ValueError(f"negatives must be a non-negative int or 'all', got {self.negatives!r}")
+        elif self.loss in ("bpr", "bce") and self.solver == "sgd" and self.negatives < 1:
+            raise ValueError(f"loss={self.loss!r} needs negatives >= 1")
+        if not self.dim or self.dim < 1:
+            raise ValueError(f"dim must be a positive int, got {self.dim!r}")
+
+    def _reg(self) -> float:
+        if self.reg is not None:
+            return float(self.reg)
+        return 0.1 if self.solver == "als" else 0.0
+
+    def _frame(self, df, what: str) -> tuple[pd.DataFrame, np.ndarray]:
+        check_frame(df, what)
+        require_columns(df, [self.user_col, self.item_col] + ([self.weight_col] if self.weight_col else []), what)
+        check_no_missing(df, self.user_col, what)
+        check_no_missing(df, self.item_col, what)
+        if self.weight_col is None:
+            return df, np.ones(len(df))
+        w = numeric_values(df, self.weight_col, what).astype(np.float64)
+        if (w < 0).any():
+            pos = int(np.flatnonzero(w < 0)[0])
+            raise ValueError(f"{what}: column {self.weight_col!r} has a negative weight {w[pos]} at row {pos}")
+        return df, w
+
+    @staticmethod
+    def _features(spec) -> list[Feature] | None:
+        if spec is None:
+            return None
+        return [feature_from_dict(f) if isinstance(f, dict) else f for f in spec]
+
+    # ---- fit
+    def fit(self, interactions: pd.DataFrame, user_features: pd.DataFrame | None = None,
+            item_features: pd.DataFrame | None = None, valid: pd.DataFrame | None = None):
+        """Learn from ``interactions`` (one row per event: user and item columns, optional ``weight_col``).
+        Side tables are keyed by the id column. ``valid`` (or ``valid_frac`` of the pairs) is scored by the
+        same loss each epoch (SGD); with ``patience`` training stops early and keeps the best epoch."""
+        self._check_params()
+        df, w = self._frame(interactions, "interactions")
+        if self.solver == "als" and (user_features is not None or item_features is not None
+                                     or self.user_features or self.item_features):
+            raise ValueError("solver='als' learns id vectors only; side features need solver='sgd'")
+        seed_everything(self.seed)
+        dev = resolve_device(self.device)
+        users = EntityTable(self.user_col, self._features(self.user_features), self.min_count)
+        users.fit(df[self.user_col], user_features, "user_features")
+        items = EntityTable(self.item_col, self._features(self.item_features), self.min_count)
+        items.fit(df[self.item_col], item_features, "item_features")
+        u, i, w = _aggregate(users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy()),
+                             w, len(items))
+        if u.size == 0:
+            raise ValueError(f"interactions: every row has weight 0 in {self.weight_col!r}; nothing to learn")
+        self.users_, self.items_ = users.to(dev), items.to(dev)
+        ptr, idx = csr_from_pairs(u, i, len(users))
+        self.seen_ = (torch.as_tensor(ptr), torch.as_tensor(idx))
+        self.item_counts_ = np.bincount(i, minlength=len(items)).astype(np.int64)
+        if self.solver == "als":
+            self._fit_als(u, i, w, dev)
+        else:
+            self._fit_sgd(u, i, w, dev, valid)
+        self._vectors = self._item_cache = None
+        return self
+
+    def _make_net(self) -> ImplicitNet:
+        return ImplicitNet(self.users_.group_specs(self.dim), self.items_.group_specs(self.dim),
+                           self.loss if self.loss in LOSSES else "bpr", init_std=self.init_std,
+                           sparse=uses_sparse_gradients(self.optimizer), reg=self._reg(),
+                           temperature=self.temperature, item_bias=self.item_bias and self.solver == "sgd")
+
+    def _fit_als(self, u, i, w, dev) -> None:
+        n_users, n_items = len(self.users_), len(self.items_)
+        ptr, _ = csr_from_pairs(u, i, n_users)  # u, i are sorted by (user, item): conf lines up
+        C = CSRMatrix(ptr, i, 1.0 + self.alpha * w)
+        history, t0 = [], time.perf_counter()
+
+        def log(it, X, Y):
+            nonlocal t0
+            history.append({"epoch": it, "seconds": time.perf_counter() - t0})
+            t0 = time.perf_counter()
+
+        X, Y = als(C, n_items, self.dim, self._reg(), self.iterations, self.cg_steps, self.seed, callback=log)
+        X[0].zero_()
+        Y[0].zero_()
+        self.net_ = self._make_net()
+        with torch.no_grad():
+            self.net_.users.tables[0].weight.copy_(X)
+            self.net_.items.tables[0].weight.copy_(Y)
+        self.net_.to(dev).eval()
+        self.history_ = history
+
+    def _sampler(self, dev, seed: int) -> NegativeSampler:
+        ptr, idx = (t.numpy() for t in self.seen_)
+        return NegativeSampler(len(self.items_), self.sampler, counts=self.item_counts_, beta=self.beta,
+                               positives=(ptr, idx) if self.reject_seen else None, low=1, seed=seed, device=dev)
+
+    def _pair_rows(self, u, i, w, dev, seed) -> PairRows:
+        freq = torch.as_tensor(self.item_counts_ / max(self.item_counts_.sum(), 1), dtype=torch.float32, device=dev)
+        t = lambda a, dt=torch.long: torch.as_tensor(a, dtype=dt, device=dev)  # noqa: E731
+        return PairRows(self.users_, self.items_, t(u), t(i), t(w, torch.float32), self._sampler(dev, seed),
+                        self.loss, self.negatives, freq)
+
+    def _fit_sgd(self, u, i, w, dev, valid) -> None:
+        valid_rows = None
+        if valid is None and self.valid_frac:
+            if not 0 < self.valid_frac < 1:
+                raise ValueError(f"valid_frac must be in (0, 1), got {self.valid_frac}")
+            perm = np.random.default_rng(self.seed).permutation(len(u))
+            cut = int(len(u) * self.valid_frac)
+            vu, vi, vw = u[perm[:cut]], i[perm[:cut]], w[perm[:cut]]
+            keep = np.sort(perm[cut:])
+            u, i, w = u[keep], i[keep], w[keep]
+            valid_rows = self._pair_rows(vu, vi, vw, dev, self.seed + 1)
+        elif valid is not None:
+            vdf, vw = self._frame(valid, "valid")
+            vu, vi = self.users_.rows(vdf[self.user_col].to_numpy()), self.items_.rows(vdf[self.item_col].to_numpy())
+            ok = (vu > 0) & (vi > 0) & (vw > 0)
+            if not ok.any():
+                raise ValueError("valid: no row has both a user and an item seen in training")
+            valid_rows = self._pair_rows(vu[ok], vi[ok], vw[ok], dev, self.seed + 1)
+        self.net_ = self._make_net().to(dev)
+        train = self._pair_rows(u, i, w, dev, self.seed)
+        self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
+                                self.schedule, self.patience, self.seed, self.show_progress, self.callbacks)
+        self.history_ = self.trainer_.fit(self.net_, train, dev, valid_rows)
+
+    # ---- scoring
+    def predict(self, df: pd.DataFrame, batch_size: int = 65536) -> np.ndarray:
+        """Scores of (user, item) rows: <user vector, item vector> + item bias. Higher means more likely;
+        only the order is meaningful. Unknown users score the item bias; unknown items score 0."""
+        self._check_fitted()
+        check_frame(df, "data")
+        require_columns(df, [self.user_col, self.item_col], "data")
+        urows = torch.as_tensor(self.users_.rows(df[self.user_col].to_numpy()), device=self._dev)
+        irows = torch.as_tensor(self.items_.rows(df[self.item_col].to_numpy()), device=self._dev)
+        out = np.empty(len(df), dtype=np.float32)
+        self.net_.eval()
+        for s in range(0, len(df), batch_size):
+            uv, _ = self._encode_all(self.users_, self.net_.users, urows[s:s + batch_size])
+            iv, ib = self._encode_all(self.items_, self.net_.items, irows[s:s + batch_size])
+            out[s:s + len(uv)] = ((uv * iv).sum(1) + ib).cpu().numpy()
+        return out
+
+    # ---- fold-in
+    def fold_in(self, user_items) -> Vectors:
+        """Vectors for users from their interactions, with the item vectors fixed: ``user_items`` is a frame
+        (user and item columns, ``weight_col`` if set) or, for one new user, a list of item ids.
+
+        ALS solves the user's least-squares system exactly; the SGD losses minimise the model's own loss
+        (the full softmax for sampled_softmax) for the user vector by Adam, ``fold_in_steps`` steps.
+        Items the model does not know are ignored. Labels are the user ids (``"new"`` for a list).
+        """
+        fold = self._fold_in_users(user_items)
+        return Vectors(list(fold["index"]), fold["vectors"].cpu().numpy(), None, "users")
+
+    def _fold_in_users(self, user_items) -> dict:
+        self._check_fitted()
+        if not isinstance(user_items, pd.DataFrame):
+            items = _id_list(user_items)
+            if not items:
+                raise ValueError("fold_in needs at least one item")
+            user_items = pd.DataFrame({self.user_col: ["new"] * len(items), self.item_col: items})
+            if self.weight_col:
+                user_items[self.weight_col] = 1.0
+        df, w = self._frame(user_items, "user_items")
+        index = pd.Index(pd.unique(df[self.user_col]))
+        u = index.get_indexer(df[self.user_col])
+        i = self.items_.rows(df[self.item_col].to_numpy())
+        ok = (i > 0) & (w > 0)
+        u, i, w = _aggregate(u[ok], i[ok], w[ok], len(self.items_))
+        ptr, idx = csr_from_pairs(u, i, len(index))
+        with torch.no_grad():
+            iv, ib = self._encode_all(self.items_, self.net_.items, torch.arange(len(self.items_), device=self._dev))
+        if self.solver == "als":
+            C = CSRMatrix(ptr, idx, 1.0 + self.alpha * w)
+            vecs = als_fold_in(iv.cpu(), C, self._reg()).to(self._dev)
+        else:
+            vecs = self._fold_in_sgd(iv, ib, u, i, w, len(index))
+        return {"index": index, "vectors": vecs, "biases": torch.zeros(len(index), device=self._dev),
+                "seen": (ptr, idx)}
+
+    def _fold_in_sgd(self, iv, ib, u, i, w, n_users) -> torch.Tensor:
+        dev = self._dev
+        x = torch.zeros(n_users, iv.shape[1], device=dev, requires_grad=True)
+        opt = torch.optim.Adam([x], lr=0.05)
+        u_t, i_t = torch.as_tensor(u, device=dev), torch.as_tensor(i, device=dev)
+        w_t = torch.as_tensor(w, dtype=torch.float32, device=dev)
+        per_user = torch.zeros(n_users, device=dev).index_add_(0, u_t, w_t).clamp_min(1e-12)
+        scale = w_t / per_user[u_t]  # each user's loss is the weighted mean over its items
+        sampler = None
+        if self.loss in ("bpr", "bce"):
+            ptr, idx = csr_from_pairs(u, i, n_users)
+            sampler = NegativeSampler(len(self.items_), self.sampler, counts=self.item_counts_, beta=self.beta,
+                                      positives=(ptr, idx), low=1, seed=self.seed, device=dev)
+        n_neg = max(int(self.negatives) if self.negatives != "all" else 1, 8)
+        reg = self._reg()
+        for step in range(self.fold_in_steps):
+            for g in opt.param_groups:
+                g["lr"] = 0.05 * 0.5 * (1 + np.cos(np.pi * step / self.fold_in_steps))
+            opt.zero_grad()
+            xu = x[u_t]
+            s_pos = (xu * iv[i_t]).sum(1) + ib[i_t]
+            if sampler is not None:
+                neg = sampler.sample(u_t, n_neg)
+                s_neg = torch.einsum("bd,bnd->bn", xu, iv[neg]) + ib[neg]
+                per = losses.bpr(s_pos, s_neg) if self.loss == "bpr" else losses.bce(s_pos, s_neg)
+            else:
+                logits = (xu @ iv[1:].T + ib[1:]) / self.temperature
+                per = torch.nn.functional.cross_entropy(logits, i_t - 1, reduction="none")
+            loss = (per * scale).sum() + reg * (x * x).sum()
+            loss.backward()
+            opt.step()
+        return x.detach()
+
+    # ---- persistence
+    def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        params = self.get_params()
+        params.pop("callbacks", None)
+        for key in ("user_features", "item_features"):
+            if params[key] is not None:
+                params[key] = [feature_to_dict(f) if not isinstance(f, dict) else f for f in params[key]]
+        ucfg, ut = self.users_.state("users")
+        icfg, it = self.items_.state("items")
+        config = {"params": params, "users": ucfg, "items": icfg, "history": self.history_}
+        tensors = {**ut, **it, "seen.indptr": self.seen_[0], "seen.indices": self.seen_[1],
+                   "item_counts": torch.as_tensor(self.item_counts_)}
+        tensors.update({f"net.{k}": v for k, v in self.net_.state_dict().items()})
+        return config, tensors
+
+    @classmethod
+    def _from_state(cls, config: dict, tensors: dict):
+        model = cls(**config["params"])
+        model.users_ = EntityTable.from_state(config["users"], tensors, "users")
+        model.items_ = EntityTable.from_state(config["items"], tensors, "items")
+        model.seen_ = (tensors["seen.indptr"], tensors["seen.indices"])
+        model.item_counts_ = tensors["item_counts"].numpy()
+        model.history_ = config.get("history", [])
+        model.net_ = model._make_net()
+        model.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        model.net_.eval()
+        model._vectors = model._item_cache = None
+        return model
+
+
+def _aggregate(u: np.ndarray, i: np.ndarray, w: np.ndarray, n_items: int):
+    """Distinct (user, item) pairs sorted by user then item, weights summed; zero-weight pairs dropped."""
+    key = np.asarray(u, dtype=np.int64) * n_items + np.asarray(i, dtype=np.int64)
+    uniq, inv = np.unique(key, return_inverse=True)
+    ws = np.bincount(inv.reshape(-1), weights=w, minlength=uniq.size)
+    keep = ws > 0
+    uu, ii = np.divmod(uniq[keep], n_items)
+    return uu, ii, ws[keep]
