@@ -33,7 +33,7 @@ def csr_from_pairs(rows: np.ndarray, cols: np.ndarray, n_rows: int) -> tuple[np.
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k largest scores per row, best first (argpartition, then a sort of k);
-    ``-inf`` scores never appear: their places hold -1."""
+    ``-inf`` (masked) scores never appear: their places hold -1."""
     n, m = scores.shape
     k = min(k, m)
     if k == 0:
@@ -42,7 +42,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     vals = np.take_along_axis(scores, part, 1)
     order = np.argsort(-vals, axis=1, kind="stable")
     out = np.take_along_axis(part, order, 1).astype(np.int64)
-    out[~np.isfinite(np.take_along_axis(vals, order, 1))] = -1
+    out[np.isneginf(np.take_along_axis(vals, order, 1))] = -1
     return out
 
 

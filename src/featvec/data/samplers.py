@@ -99,7 +99,7 @@ class NegativeSampler:
 def in_batch_log_q(item_counts, low: int = 1) -> torch.Tensor:
     """log of the probability that an item appears as a batch positive: its share of all interactions
     (the logQ correction for in-batch negatives). Items never seen get a tiny probability."""
-    c = torch.as_tensor(np.asarray(item_counts, dtype=np.float64))
+    c = torch.tensor(np.asarray(item_counts, dtype=np.float64))  # a copy: the caller's array stays as is
     c[:low] = 0
     p = c / c.sum().clamp_min(1.0)
     return torch.log(p.clamp_min(1e-12)).to(torch.float32)

@@ -38,7 +38,9 @@ class ImplicitRecommender(Recommender):
       user's own items when ``reject_seen``. User and item side features (``Categorical`` / ``Numeric`` /
       ``Bag``) add their vectors to the id vector, so items unseen in training can be scored from features.
     ``solver="als"``: implicit alternating least squares (confidence ``1 + alpha * weight``, L2 ``reg``,
-      ``iterations`` sweeps of ``cg_steps`` conjugate-gradient steps), id vectors only.
+      ``iterations`` sweeps of ``cg_steps`` conjugate-gradient steps), id vectors only. With
+      ``reg_exponent`` > 0 each user's and item's L2 weight is ``reg * (1 + n) ** reg_exponent`` for its
+      n interactions (frequency-scaled regularisation, Rendle et al. 2021); 1.0 works well on MovieLens.
 
     ``weight_col`` (optional) holds a non-negative strength per row (play counts, dwell time); repeated
     (user, item) rows add up. ``reg`` defaults to 0.1 for ALS (implicit's ``regularization``) and 0 for SGD
@@ -48,7 +50,8 @@ class ImplicitRecommender(Recommender):
 
     def __init__(self, dim: int = 64, loss: str = "bpr", solver: str = "sgd", user_features: Sequence | None = None,
                  item_features: Sequence | None = None, user_col: str = "user_id", item_col: str = "item_id",
-                 weight_col: str | None = None, alpha: float = 1.0, reg: float | None = None, iterations: int = 15,
+                 weight_col: str | None = None, alpha: float = 1.0, reg: float | None = None,
+                 reg_exponent: float = 0.0, iterations: int = 15,
                  cg_steps: int = 3, negatives=1, sampler: str = "uniform", beta: float = 0.75,
                  reject_seen: bool = True, temperature: float = 1.0, item_bias: bool = True, min_count: int = 1,
                  epochs: int = 20, batch_size: int = 1024, lr: float = 1e-2, optimizer: str = "adam",
@@ -59,6 +62,7 @@ class ImplicitRecommender(Recommender):
         self.user_features, self.item_features = user_features, item_features
         self.user_col, self.item_col, self.weight_col = user_col, item_col, weight_col
         self.alpha, self.reg, self.iterations, self.cg_steps = alpha, reg, iterations, cg_steps
+        self.reg_exponent = reg_exponent
         self.negatives, self.sampler, self.beta, self.reject_seen = negatives, sampler, beta, reject_seen
         self.temperature, self.item_bias, self.min_count = temperature, item_bias, min_count
         self.epochs, self.batch_size, self.lr, self.optimizer = epochs, batch_size, lr, optimizer
@@ -155,7 +159,8 @@ class ImplicitRecommender(Recommender):
             history.append({"epoch": it, "seconds": time.perf_counter() - t0})
             t0 = time.perf_counter()
 
-        X, Y = als(C, n_items, self.dim, self._reg(), self.iterations, self.cg_steps, self.seed, callback=log)
+        X, Y = als(C, n_items, self.dim, self._reg(), self.iterations, self.cg_steps, self.seed, callback=log,
+                   reg_exponent=self.reg_exponent)
         X[0].zero_()
         Y[0].zero_()
         self.net_ = self._make_net()
@@ -249,7 +254,7 @@ class ImplicitRecommender(Recommender):
             iv, ib = self._encode_all(self.items_, self.net_.items, torch.arange(len(self.items_), device=self._dev))
         if self.solver == "als":
             C = CSRMatrix(ptr, idx, 1.0 + self.alpha * w)
-            vecs = als_fold_in(iv.cpu(), C, self._reg()).to(self._dev)
+            vecs = als_fold_in(iv.cpu(), C, self._reg(), reg_exponent=self.reg_exponent).to(self._dev)
         else:
             vecs = self._fold_in_sgd(iv, ib, u, i, w, len(index))
         return {"index": index, "vectors": vecs, "biases": torch.zeros(len(index), device=self._dev),

@@ -47,12 +47,15 @@ class CSRMatrix:
             start = end
 
 
-def solve_side(X: torch.Tensor, Y: torch.Tensor, C: CSRMatrix, reg: float, cg_steps: int = 3,
+def solve_side(X: torch.Tensor, Y: torch.Tensor, C: CSRMatrix, reg, cg_steps: int = 3,
                chunk_nnz: int = 1 << 20, rows: tuple[int, int] | None = None) -> None:
     """Update ``X`` in place: for every row of ``C`` (restricted to ``rows``), ``cg_steps`` conjugate
-    gradient steps on that row's least-squares system against the fixed ``Y``."""
+    gradient steps on that row's least-squares system against the fixed ``Y``. ``reg`` is one L2 weight
+    or a tensor with one per row of ``C``."""
     gram = Y.T @ Y
-    gram.diagonal().add_(reg)
+    per_row = torch.is_tensor(reg) and reg.dim() == 1
+    if not per_row:
+        gram.diagonal().add_(float(reg))
     lo, hi = rows if rows is not None else (0, C.n_rows)
     sub = C if rows is None else _slice_rows(C, lo, hi)
     for s, e in sub.chunks(chunk_nnz):
@@ -66,9 +69,12 @@ def solve_side(X: torch.Tensor, Y: torch.Tensor, C: CSRMatrix, reg: float, cg_st
         b = weights @ Y
         Yt = Y.T.contiguous()
 
+        lam = reg[lo + s:lo + e].to(Y.dtype).unsqueeze(1) if per_row else None
+
         def matvec(v: torch.Tensor) -> torch.Tensor:
             dots = torch.sparse.sampled_addmm(pattern, v, Yt, beta=0.0).values()
-            return v @ gram + _csr(ptr, cols, dots * cm1, shape) @ Y
+            out = v @ gram + _csr(ptr, cols, dots * cm1, shape) @ Y
+            return out if lam is None else out + lam * v
 
         x = X[lo + s:lo + e]
         x.copy_(_cg(matvec, b, x.clone(), cg_steps))
@@ -107,25 +113,36 @@ def _slice_rows(C: CSRMatrix, lo: int, hi: int) -> CSRMatrix:
     return out
 
 
+def frequency_reg(C: CSRMatrix, reg: float, exponent: float) -> torch.Tensor | float:
+    """Per-row L2 weights ``reg * (1 + n_row) ** exponent`` (exponent 0: the plain ``reg``)."""
+    if not exponent:
+        return reg
+    return reg * (1.0 + C.indptr.diff().to(torch.float32)) ** exponent
+
+
 def als(C: CSRMatrix, n_cols: int, dim: int, reg: float, iterations: int = 15, cg_steps: int = 3,
-        seed: int = 0, init_std: float = 0.01, chunk_nnz: int = 1 << 20, callback=None):
+        seed: int = 0, init_std: float = 0.01, chunk_nnz: int = 1 << 20, callback=None, reg_exponent: float = 0.0):
     """Factorise the confidence matrix ``C`` (rows = users): returns (user vectors, item vectors).
-    ``callback(iteration, X, Y)`` runs after every iteration."""
+    ``reg_exponent`` scales each row's L2 weight by its number of interactions to that power (frequency-
+    scaled regularisation, as in Rendle et al. 2021's iALS). ``callback(iteration, X, Y)`` runs after
+    every iteration."""
     gen = torch.Generator().manual_seed(int(seed))
     X = torch.rand(C.n_rows, dim, generator=gen) * init_std
     Y = torch.rand(n_cols, dim, generator=gen) * init_std
     Ct = C.transpose(n_cols)
+    reg_u, reg_i = frequency_reg(C, reg, reg_exponent), frequency_reg(Ct, reg, reg_exponent)
     for it in range(iterations):
-        solve_side(X, Y, C, reg, cg_steps, chunk_nnz)
-        solve_side(Y, X, Ct, reg, cg_steps, chunk_nnz)
+        solve_side(X, Y, C, reg_u, cg_steps, chunk_nnz)
+        solve_side(Y, X, Ct, reg_i, cg_steps, chunk_nnz)
         if callback is not None:
             callback(it + 1, X, Y)
     return X, Y
 
 
-def fold_in(Y: torch.Tensor, C: CSRMatrix, reg: float, steps: int | None = None) -> torch.Tensor:
+def fold_in(Y: torch.Tensor, C: CSRMatrix, reg: float, steps: int | None = None,
+            reg_exponent: float = 0.0) -> torch.Tensor:
     """Vectors for the rows of ``C`` against fixed ``Y``, solved to convergence from zero (CG for at
     most ``steps``, default the dimension + 10, which is exact up to rounding)."""
     X = torch.zeros(C.n_rows, Y.shape[1], dtype=Y.dtype)
-    solve_side(X, Y, C, reg, steps or Y.shape[1] + 10)
+    solve_side(X, Y, C, frequency_reg(C, reg, reg_exponent), steps or Y.shape[1] + 10)
     return X
