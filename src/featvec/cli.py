@@ -156,14 +156,18 @@ def _errors(pred: np.ndarray, y: np.ndarray) -> dict:
 def cmd_fit(args) -> int:
     from . import DeepRecommender, MatrixFactorization
 
+    implicit = args.model == "implicit"
     if args.dataset:
         data = _load_dataset(args)
         ratings, cols = data.ratings, ("user_id", "item_id", "rating")
         source = f"MovieLens {args.dataset}"
     else:
         cols = (args.user_col, args.item_col, args.rating_col)
-        ratings = read_ratings(args.ratings, *cols)
+        need_rating = not implicit or args.min_rating is not None
+        ratings = read_ratings(args.ratings, cols[0], cols[1], cols[2] if need_rating else None)
         source = str(args.ratings)
+    if implicit:
+        return _fit_implicit(args, ratings, cols, source)
     user_features = read_table(args.user_features, "user features") if args.user_features else None
     item_features = read_table(args.item_features, "item features") if args.item_features else None
     test = None
@@ -193,8 +197,56 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def _fit_implicit(args, events: pd.DataFrame, cols, source: str) -> int:
+    from . import ImplicitRecommender, evaluate
+
+    if args.min_rating is not None:
+        from .validation import numeric_values
+
+        y = numeric_values(events, cols[2], f"{source}")
+        events = events[y >= args.min_rating]
+        if len(events) == 0:
+            raise ValueError(f"no row of {source} has {cols[2]} >= {args.min_rating}")
+    test = None
+    if args.test_frac:
+        if not 0 < args.test_frac < 1:
+            raise ValueError(f"--test-frac must be between 0 and 1, got {args.test_frac}")
+        from .data.splits import per_user_split
+
+        events, test = per_user_split(events, test_frac=args.test_frac, seed=args.seed, user_col=cols[0],
+                                      item_col=cols[1])
+    params = {"user_col": cols[0], "item_col": cols[1], "seed": args.seed, "show_progress": args.progress,
+              "loss": args.loss, "solver": args.solver}
+    for name in ("dim", "epochs", "lr", "batch_size", "valid_frac"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    model = ImplicitRecommender(**params).fit(events[[cols[0], cols[1]]])
+    what = "ALS" if args.solver == "als" else args.loss
+    print(f"fitted ImplicitRecommender({what}, dim={model.dim}) on {len(events):,} interactions from {source} "
+          f"({events[cols[0]].nunique():,} users, {events[cols[1]].nunique():,} items)")
+    if model.history_:
+        print(pd.DataFrame(model.history_).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if test is not None:
+        print("test " + json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                                    for k, v in evaluate(model, test, k=(10, 20)).items()}))
+    if args.out:
+        print(f"saved the model to {model.save(Path(args.out).expanduser())}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     model = _load_model(args.model_dir)
+    from . import ImplicitRecommender
+
+    if isinstance(model, ImplicitRecommender) or args.ranking:
+        from .evaluation import evaluate
+
+        names = (args.user_col or model.user_col, args.item_col or model.item_col)
+        df = read_ratings(args.ratings, *names, None, what="test interactions")
+        df = df.rename(columns=dict(zip(names, (model.user_col, model.item_col))))
+        out = evaluate(model, df, k=args.k, sampled=args.sampled)
+        print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()}))
+        return 0
     names = (args.user_col or model.user_col, args.item_col or model.item_col, args.rating_col or model.rating_col)
     df = read_ratings(args.ratings, *names, what="test ratings")
     df = df.rename(columns=dict(zip(names, (model.user_col, model.item_col, model.rating_col))))
@@ -320,7 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--dataset", metavar="NAME", help="a MovieLens dataset by name: ml-100k, ml-latest-small, ...")
     _add_data(p)
     _add_cols(p, ("user_id", "item_id", "rating"))
-    p.add_argument("--model", choices=["mf", "deep"], default="mf", help="mf: dot product + biases; deep: MLP")
+    p.add_argument("--model", choices=["mf", "deep", "implicit"], default="mf",
+                   help="mf: dot product + biases; deep: MLP; implicit: top-K from interactions without ratings")
+    p.add_argument("--loss", choices=["bpr", "bce", "sampled_softmax"], default="bpr",
+                   help="implicit model's loss (SGD solver)")
+    p.add_argument("--solver", choices=["sgd", "als"], default="sgd", help="implicit model's solver")
+    p.add_argument("--min-rating", type=float,
+                   help="implicit model: keep only rows with rating >= this as interactions (e.g. 4)")
     p.add_argument("--dim", type=int, help="vector size (default: the model's, 64 for mf, 32 for deep)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the model's)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the model's)")
@@ -330,18 +388,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user-features", metavar="FILE", help="user side-feature table keyed by the user id column")
     p.add_argument("--item-features", metavar="FILE", help="item side-feature table keyed by the item id column")
     p.add_argument("--valid-frac", type=float, help="hold out this fraction to report a validation loss each epoch")
-    p.add_argument("--test-frac", type=float, help="hold out this fraction as a test set and print its RMSE/MAE")
+    p.add_argument("--test-frac", type=float, help="hold out this fraction as a test set and print its RMSE/MAE "
+                                                    "(implicit: of each user's rows, and print ranking metrics)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.add_argument("--out", metavar="DIR", help="save the fitted model to this folder")
     p.set_defaults(func=cmd_fit)
 
-    p = sub.add_parser("evaluate", formatter_class=_Formatter, help="RMSE/MAE of a saved model on a test file",
+    p = sub.add_parser("evaluate", formatter_class=_Formatter, help="RMSE/MAE or ranking metrics of a saved model",
                        description="Score a saved model on held-out ratings; prints JSON with rmse, mae, n and "
-                                   "the number of test rows with users/items unknown to the model.\n\n" + FILE_HELP,
-                       epilog="example:\n  featvec evaluate --model-dir model --ratings test.csv")
+                                   "the number of test rows with users/items unknown to the model. Implicit "
+                                   "models (and any model with --ranking) get full-ranking metrics instead: "
+                                   "recall, ndcg, precision, hit_rate, map and coverage at each k, every item "
+                                   "ranked for every test user with the user's training items masked; "
+                                   "--sampled N ranks against N random items instead (keys say so).\n\n"
+                                   + FILE_HELP,
+                       epilog="examples:\n  featvec evaluate --model-dir model --ratings test.csv\n"
+                              "  featvec evaluate --model-dir model --ratings test.csv --ranking -k 10 20")
     p.add_argument("--model-dir", required=True, metavar="DIR", help="folder of a saved model")
-    p.add_argument("--ratings", required=True, metavar="FILE", help="test ratings file")
+    p.add_argument("--ratings", required=True, metavar="FILE", help="test ratings (or interactions) file")
     _add_cols(p, None)
+    p.add_argument("--ranking", action="store_true", help="full-ranking top-K metrics instead of RMSE")
+    p.add_argument("-k", type=int, nargs="+", default=[10, 20], help="cut-offs for the ranking metrics")
+    p.add_argument("--sampled", type=int, metavar="N", help="sampled ranking metrics against N random items")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("recommend", formatter_class=_Formatter, help="top-k items for some users",

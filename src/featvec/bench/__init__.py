@@ -27,8 +27,16 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
     p = str(protocol).strip().upper()
     if p not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
-    if p not in ("E", "I"):
-        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E, I)")
+    if p not in ("E", "I", "S"):
+        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E, I, S)")
+    if p == "S":
+        from .protocol_s import run_protocol_s
+
+        sizes = [str(d).replace("synthetic-", "") for d in datasets] if datasets else ["20M"]
+        rows = run_protocol_s(sizes, seeds=seeds, peers=peers, out_dir=out_dir,
+                              emit=lambda line: print(line, flush=True),
+                              log=lambda msg: print(msg, file=sys.stderr, flush=True))
+        return 1 if any("error" in r and r["system"].startswith("featvec.") for r in rows) else 0
     runner = run_protocol_e if p == "E" else run_protocol_i
     default = DATASETS if p == "E" else I_DATASETS
     rows = runner(data_dir, datasets=tuple(datasets) if datasets else default, seeds=seeds,

@@ -45,6 +45,7 @@ class ImplicitRecommender(Recommender):
     ``weight_col`` (optional) holds a non-negative strength per row (play counts, dwell time); repeated
     (user, item) rows add up. ``reg`` defaults to 0.1 for ALS (implicit's ``regularization``) and 0 for SGD
     (where it is an L2 penalty per example on the vectors used).
+    ``min_count`` (SGD only): users/items with fewer interactions share the unknown id vector.
     Users unseen in training are folded in from their interactions: ``fold_in`` / ``recommend(user_items=)``.
     """
 
@@ -150,6 +151,9 @@ class ImplicitRecommender(Recommender):
 
     def _fit_als(self, u, i, w, dev) -> None:
         n_users, n_items = len(self.users_), len(self.items_)
+        for table in (self.users_, self.items_):  # ALS solves a vector for every row: min_count does not apply
+            table.id_slot = torch.arange(len(table), device=table.id_slot.device)
+        self.users_.id_slot[0] = self.items_.id_slot[0] = 0
         ptr, _ = csr_from_pairs(u, i, n_users)  # u, i are sorted by (user, item): conf lines up
         C = CSRMatrix(ptr, i, 1.0 + self.alpha * w)
         history, t0 = [], time.perf_counter()
@@ -175,11 +179,11 @@ class ImplicitRecommender(Recommender):
         return NegativeSampler(len(self.items_), self.sampler, counts=self.item_counts_, beta=self.beta,
                                positives=(ptr, idx) if self.reject_seen else None, low=1, seed=seed, device=dev)
 
-    def _pair_rows(self, u, i, w, dev, seed) -> PairRows:
+    def _pair_rows(self, u, i, w, dev, seed, fixed: bool = False) -> PairRows:
         freq = torch.as_tensor(self.item_counts_ / max(self.item_counts_.sum(), 1), dtype=torch.float32, device=dev)
         t = lambda a, dt=torch.long: torch.as_tensor(a, dtype=dt, device=dev)  # noqa: E731
         return PairRows(self.users_, self.items_, t(u), t(i), t(w, torch.float32), self._sampler(dev, seed),
-                        self.loss, self.negatives, freq)
+                        self.loss, self.negatives, freq, fixed_seed=seed if fixed else None)
 
     def _fit_sgd(self, u, i, w, dev, valid) -> None:
         valid_rows = None
@@ -191,14 +195,14 @@ class ImplicitRecommender(Recommender):
             vu, vi, vw = u[perm[:cut]], i[perm[:cut]], w[perm[:cut]]
             keep = np.sort(perm[cut:])
             u, i, w = u[keep], i[keep], w[keep]
-            valid_rows = self._pair_rows(vu, vi, vw, dev, self.seed + 1)
+            valid_rows = self._pair_rows(vu, vi, vw, dev, self.seed + 1, fixed=True)
         elif valid is not None:
             vdf, vw = self._frame(valid, "valid")
             vu, vi = self.users_.rows(vdf[self.user_col].to_numpy()), self.items_.rows(vdf[self.item_col].to_numpy())
             ok = (vu > 0) & (vi > 0) & (vw > 0)
             if not ok.any():
                 raise ValueError("valid: no row has both a user and an item seen in training")
-            valid_rows = self._pair_rows(vu[ok], vi[ok], vw[ok], dev, self.seed + 1)
+            valid_rows = self._pair_rows(vu[ok], vi[ok], vw[ok], dev, self.seed + 1, fixed=True)
         self.net_ = self._make_net().to(dev)
         train = self._pair_rows(u, i, w, dev, self.seed)
         self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,

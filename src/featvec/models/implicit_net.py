@@ -90,17 +90,20 @@ class PairRows:
     """
 
     def __init__(self, users, items, user_rows, item_rows, weights, sampler: NegativeSampler, loss: str,
-                 negatives, item_freq: torch.Tensor):
+                 negatives, item_freq: torch.Tensor, fixed_seed: int | None = None):
         self.users, self.items, self.sampler, self.loss, self.negatives = users, items, sampler, loss, negatives
         self.user_rows, self.item_rows, self.weights = user_rows, item_rows, weights
         self.item_freq = item_freq  # P(item is a batch positive), for the in-batch logQ term
         self.n_items = len(items)
+        self.fixed_seed = fixed_seed  # validation rows: the same negatives on every pass (a comparable loss)
 
     def __len__(self) -> int:
         return self.user_rows.numel()
 
     def batch(self, rows: torch.Tensor) -> PairBatch:
         u, i, w = self.user_rows[rows], self.item_rows[rows], self.weights[rows]
+        if self.fixed_seed is not None:
+            self.sampler.gen.manual_seed(self.fixed_seed + int(rows[0]))
         uu, uinv = torch.unique(u, return_inverse=True)
         user_inputs = self.users.inputs(uu)
         n_b = u.numel()

@@ -112,7 +112,8 @@ class Recommender(BaseModel):
         if bad:
             hint = " or pass their interactions as user_items" if type(self)._fold_in_users is not Recommender._fold_in_users else ""
             raise ValueError(f"unknown users {bad[:5]}: not seen in training (recommend needs known users{hint})")
-        irows = np.arange(1, len(items_t)) if items is None else self._lookup(items_t, items, "items")
+        irows = (np.arange(1, len(items_t)) if items is None
+                 else pd.unique(self._lookup(items_t, items, "items")))  # a repeated candidate counts once
         col_of = np.full(len(items_t), -1, dtype=np.int64)
         col_of[irows] = np.arange(len(irows))
         iv, ib = self._encode_all(items_t, self.net_.items, torch.as_tensor(irows, device=dev))
