@@ -140,3 +140,27 @@ def test_protocol_e_ml100k_mf(tmp_path):
     (row,) = rows
     assert "error" not in row, row
     assert row["rmse"] < 1.0
+
+
+def test_protocol_i_records_grid_best_and_report(tmp_path):
+    from featvec.bench.protocol_i import run_protocol_i
+    from featvec.datasets import synthetic_ratings
+
+    ratings = synthetic_ratings(60, 40, 1500, rank=3, seed=0).ratings
+    systems = {"featvec.ImplicitRecommender[als]": [{"solver": "als", "dim": 4, "reg": r, "iterations": 3}
+                                                    for r in (0.1, 10.0)]}
+    lines = []
+    rows = run_protocol_i(datasets=["tiny"], seeds=[0, 1], systems=systems, peers=["popularity"],
+                          out_dir=tmp_path, emit=lines.append, frames={"tiny": ratings})
+    assert len(rows) == 2 * (2 + 1)
+    for r in rows:
+        assert r["protocol"] == "I" and 0 <= r["recall20"] <= 1 and 0 <= r["ndcg20"] <= 1 and r["fit_s"] >= 0
+    best = [r for r in rows if r.get("best")]
+    assert {r["system"] for r in best} == {"featvec.ImplicitRecommender[als]", "popularity"}
+    assert len(best) == 4 and len(lines) == len(rows) + len(best)
+    fv = [r for r in rows if r["system"].startswith("featvec")]
+    means = {j: np.mean([r["recall20"] for r in fv if r["setting"] == j]) for j in (0, 1)}
+    assert best[0]["setting"] == max(means, key=means.get) or best[1]["setting"] == max(means, key=means.get)
+    md = (tmp_path / "I.md").read_text()
+    assert "every setting" in md and "popularity" in md
+    assert (tmp_path / "I.jsonl").read_text().count("\n") == len(rows)

@@ -233,7 +233,9 @@ class ImplicitRecommender(Recommender):
 
         ALS solves the user's least-squares system exactly; the SGD losses minimise the model's own loss
         (the full softmax for sampled_softmax) for the user vector by Adam, ``fold_in_steps`` steps.
-        Items the model does not know are ignored. Labels are the user ids (``"new"`` for a list).
+        Items the model does not know are ignored. Labels are the user ids (``"new"`` for a list). With
+        bpr / bce the negatives of all users in one call are drawn together (seeded), so a user's vector can
+        differ slightly from folding them in alone.
         """
         fold = self._fold_in_users(user_items)
         return Vectors(list(fold["index"]), fold["vectors"].cpu().numpy(), None, "users")
