@@ -45,6 +45,15 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def known_names(selection, known, what: str) -> list[str]:
+    """``selection`` (a name or an iterable of names) as a list, each checked against ``known``."""
+    names = [selection] if isinstance(selection, str) else list(selection)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; known: {list(known)}")
+    return names
+
+
 def error_text(exc: BaseException) -> str:
     msg = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, ImportError):

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .measure import known_names
+
 COLS = ["user_id", "item_id", "rating"]
 
 
@@ -160,10 +162,7 @@ def peers_for(dataset: str, selection=True) -> list[str]:
         return []
     if selection is True:
         return [n for n, cls in PEERS.items() if cls.datasets is None or dataset in cls.datasets]
-    names = [selection] if isinstance(selection, str) else list(selection)
-    unknown = [n for n in names if n not in PEERS]
-    if unknown:
-        raise ValueError(f"unknown peer(s) {unknown}; known: {list(PEERS)}")
+    names = known_names(selection, PEERS, "peer")
     return names
 
 

@@ -24,14 +24,13 @@ The featvec systems' configurations live in ONE place, ``FEATVEC_SYSTEMS`` below
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from .measure import Timer, rmse, run_job
+from .measure import Timer, known_names, rmse, run_job
 from .peers import PEERS, peers_for
 
 DATASETS = ("ml-100k", "ml-latest-small")
@@ -115,10 +114,7 @@ def select_systems(systems=None) -> dict[str, Callable]:
         return dict(FEATVEC_SYSTEMS)
     if isinstance(systems, Mapping):
         return dict(systems)
-    names = [systems] if isinstance(systems, str) else list(systems)
-    unknown = [n for n in names if n not in FEATVEC_SYSTEMS]
-    if unknown:
-        raise ValueError(f"unknown featvec system(s) {unknown}; known: {list(FEATVEC_SYSTEMS)}")
+    names = known_names(systems, FEATVEC_SYSTEMS, "featvec system")
     return {n: FEATVEC_SYSTEMS[n] for n in names}
 
 

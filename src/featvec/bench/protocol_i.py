@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation import csr_from_pairs, full_ranking
-from .measure import Timer, run_job
+from .measure import Timer, known_names, run_job
 from .peers_i import GRIDS, PEERS
 
 DATASETS = ("ml-100k", "ml-latest-small")
@@ -120,10 +120,7 @@ def select_peers(peers) -> list[str]:
         return []
     if peers is True:
         return list(PEERS)
-    names = [peers] if isinstance(peers, str) else list(peers)
-    unknown = [n for n in names if n not in PEERS]
-    if unknown:
-        raise ValueError(f"unknown peer(s) {unknown}; known: {list(PEERS)}")
+    names = known_names(peers, PEERS, "peer")
     return names
 
 
@@ -132,10 +129,7 @@ def select_systems(systems=None) -> dict[str, list[dict]]:
         return dict(FEATVEC_GRIDS)
     if isinstance(systems, Mapping):
         return {k: (v if isinstance(v, list) else [v]) for k, v in systems.items()}
-    names = [systems] if isinstance(systems, str) else list(systems)
-    unknown = [n for n in names if n not in FEATVEC_GRIDS]
-    if unknown:
-        raise ValueError(f"unknown featvec system(s) {unknown}; known: {list(FEATVEC_GRIDS)}")
+    names = known_names(systems, FEATVEC_GRIDS, "featvec system")
     return {n: FEATVEC_GRIDS[n] for n in names}
 
 

@@ -14,7 +14,6 @@ from ..nn.als import CSRMatrix, als, fold_in as als_fold_in
 from ..nn import losses
 from ..nn.losses import LOSSES
 from ..persistence import register
-from ..schema import Feature, feature_from_dict, feature_to_dict
 from ..training import Trainer, resolve_device, seed_everything, uses_sparse_gradients
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
 from ..vectors import Vectors
@@ -104,12 +103,6 @@ class ImplicitRecommender(Recommender):
             pos = int(np.flatnonzero(w < 0)[0])
             raise ValueError(f"{what}: column {self.weight_col!r} has a negative weight {w[pos]} at row {pos}")
         return df, w
-
-    @staticmethod
-    def _features(spec) -> list[Feature] | None:
-        if spec is None:
-            return None
-        return [feature_from_dict(f) if isinstance(f, dict) else f for f in spec]
 
     # ---- fit
     def fit(self, interactions: pd.DataFrame, user_features: pd.DataFrame | None = None,
@@ -299,34 +292,13 @@ class ImplicitRecommender(Recommender):
             opt.step()
         return x.detach()
 
-    # ---- persistence
-    def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        params = self.get_params()
-        params.pop("callbacks", None)
-        for key in ("user_features", "item_features"):
-            if params[key] is not None:
-                params[key] = [feature_to_dict(f) if not isinstance(f, dict) else f for f in params[key]]
-        ucfg, ut = self.users_.state("users")
-        icfg, it = self.items_.state("items")
-        config = {"params": params, "users": ucfg, "items": icfg, "history": self.history_}
-        tensors = {**ut, **it, "seen.indptr": self.seen_[0], "seen.indices": self.seen_[1],
-                   "item_counts": torch.as_tensor(self.item_counts_)}
-        tensors.update({f"net.{k}": v for k, v in self.net_.state_dict().items()})
-        return config, tensors
+    # ---- persistence hooks (see Recommender._state / _from_state)
+    def _extra_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        return {}, {"item_counts": torch.as_tensor(self.item_counts_)}
 
-    @classmethod
-    def _from_state(cls, config: dict, tensors: dict):
-        model = cls(**config["params"])
-        model.users_ = EntityTable.from_state(config["users"], tensors, "users")
-        model.items_ = EntityTable.from_state(config["items"], tensors, "items")
-        model.seen_ = (tensors["seen.indptr"], tensors["seen.indices"])
-        model.item_counts_ = tensors["item_counts"].numpy()
-        model.history_ = config.get("history", [])
-        model.net_ = model._make_net()
-        model.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        model.net_.eval()
-        model._vectors = model._item_cache = None
-        return model
+    def _restore(self, config: dict, tensors: dict) -> None:
+        self.item_counts_ = tensors["item_counts"].numpy()
+        self.net_ = self._make_net()
 
 
 def _aggregate(u: np.ndarray, i: np.ndarray, w: np.ndarray, n_items: int):

@@ -94,6 +94,7 @@ class PairRows:
         self.users, self.items, self.sampler, self.loss, self.negatives = users, items, sampler, loss, negatives
         self.user_rows, self.item_rows, self.weights = user_rows, item_rows, weights
         self.item_freq = item_freq  # P(item is a batch positive), for the in-batch logQ term
+        self.sample_probs = sampler.probs.to(device=item_freq.device, dtype=torch.float32)  # once, not per batch
         self.n_items = len(items)
         self.fixed_seed = fixed_seed  # validation rows: the same negatives on every pass (a comparable loss)
 
@@ -120,7 +121,7 @@ class PairRows:
         extra = self.sampler.draw((n,)).to(u.device) if n else i[:0]
         cand_items = torch.cat([i, extra])
         ii, inv = torch.unique(cand_items, return_inverse=True)
-        expected = n_b * self.item_freq[cand_items] + n * self.sampler.probs.to(u.device)[cand_items].float()
+        expected = n_b * self.item_freq[cand_items] + n * self.sample_probs[cand_items]
         cols = torch.arange(cand_items.numel(), device=u.device)
         own = cols.unsqueeze(0) == torch.arange(n_b, device=u.device).unsqueeze(1)
         mask = (cand_items.unsqueeze(0) == i.unsqueeze(1)) & ~own

@@ -8,31 +8,22 @@ where both sides are unknown). ``recommend`` for an unknown user raises ``ValueE
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from ..encoding import EncodedBag
+from ..evaluation import csr_from_pairs
 from ..schema import Feature, feature_from_dict, feature_to_dict
-from ..training import Callback, Trainer, resolve_device, seed_everything, uses_sparse_gradients
+from ..training import Trainer, resolve_device, seed_everything, uses_sparse_gradients
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
-from ..vectors import Vectors, VectorSet, nearest
+from ..vectors import Vectors, VectorSet
 from .base import BaseModel
 from .entities import ID, EntityTable
 from .net import RatingRows, RecommenderNet
 
 IMPLICIT = "rated_items"
-
-
-def _interactions_csr(user_rows: np.ndarray, item_rows: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (user row -> item rows) lists in CSR form, items sorted."""
-    pairs = np.unique(user_rows.astype(np.int64) * (item_rows.max() + 1) + item_rows)
-    u, i = np.divmod(pairs, item_rows.max() + 1)
-    indptr = np.zeros(n_users + 1, dtype=np.int64)
-    np.cumsum(np.bincount(u, minlength=n_users), out=indptr[1:])
-    return indptr, i
 
 
 class Recommender(BaseModel):
@@ -194,6 +185,47 @@ class Recommender(BaseModel):
             self._vectors = VectorSet(tables)
         return self._vectors
 
+    @staticmethod
+    def _features(spec) -> list[Feature] | None:
+        if spec is None:
+            return None
+        return [feature_from_dict(f) if isinstance(f, dict) else f for f in spec]
+
+    # ---- persistence: what every recommender saves; presets add theirs in _extra_state / _restore
+    def _extra_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        return {}, {}
+
+    def _restore(self, config: dict, tensors: dict) -> None:
+        """Set the preset's own fitted attributes and build ``net_`` (weights are loaded after)."""
+        raise NotImplementedError
+
+    def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        params = self.get_params()
+        params.pop("callbacks", None)
+        for key in ("user_features", "item_features"):
+            if params[key] is not None:
+                params[key] = [feature_to_dict(f) if not isinstance(f, dict) else f for f in params[key]]
+        ucfg, ut = self.users_.state("users")
+        icfg, it = self.items_.state("items")
+        extra_cfg, extra_t = self._extra_state()
+        config = {"params": params, "users": ucfg, "items": icfg, **extra_cfg, "history": self.history_}
+        tensors = {**ut, **it, "seen.indptr": self.seen_[0], "seen.indices": self.seen_[1], **extra_t}
+        tensors.update({f"net.{k}": v for k, v in self.net_.state_dict().items()})
+        return config, tensors
+
+    @classmethod
+    def _from_state(cls, config: dict, tensors: dict):
+        model = cls(**config["params"])
+        model.users_ = EntityTable.from_state(config["users"], tensors, "users")
+        model.items_ = EntityTable.from_state(config["items"], tensors, "items")
+        model.seen_ = (tensors["seen.indptr"], tensors["seen.indices"])
+        model.history_ = config.get("history", [])
+        model._restore(config, tensors)
+        model.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        model.net_.eval()
+        model._vectors = model._item_cache = None
+        return model
+
 
 class RatingRecommender(Recommender):
     """Shared base of MatrixFactorization and DeepRecommender (not used directly)."""
@@ -245,7 +277,7 @@ class RatingRecommender(Recommender):
         items = EntityTable(self.item_col, self._features(self.item_features), self.min_count)
         items.fit(df[self.item_col], item_features, "item_features")
         u_rows, i_rows = users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy())
-        seen_ptr, seen_idx = _interactions_csr(u_rows, i_rows, len(users))
+        seen_ptr, seen_idx = csr_from_pairs(u_rows, i_rows, len(users))
         if self.implicit:
             users.add_bag(IMPLICIT, EncodedBag.from_csr(seen_ptr, seen_idx, "sqrt"), len(items))
         self.rating_range_ = (float(y.min()), float(y.max()))
@@ -265,11 +297,6 @@ class RatingRecommender(Recommender):
         self.history_ = self.trainer_.fit(self.net_, train, dev, valid_rows)
         self._vectors = self._item_cache = None
         return self
-
-    def _features(self, spec) -> list[Feature] | None:
-        if spec is None:
-            return None
-        return [feature_from_dict(f) if isinstance(f, dict) else f for f in spec]
 
     def _make_net(self, y_range, offset) -> RecommenderNet:
         ug = self.users_.group_specs(self.dim)
@@ -309,40 +336,16 @@ class RatingRecommender(Recommender):
                 out[s:s + len(uinv)] = self.net_.objective.output(raw).cpu().numpy()
         return np.clip(out, *self.rating_range_)
 
-    # ---- persistence
-    def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        params = self.get_params()
-        params.pop("callbacks", None)
-        for key in ("user_features", "item_features"):
-            if params[key] is not None:
-                params[key] = [feature_to_dict(f) if not isinstance(f, dict) else f for f in params[key]]
-        ucfg, ut = self.users_.state("users")
-        icfg, it = self.items_.state("items")
-        net = self.net_
-        config = {"params": params, "users": ucfg, "items": icfg, "rating_range": list(self.rating_range_),
-                  "y_range": list(net.objective.y_range) if net.objective.y_range else None,
-                  "history": self.history_}
-        tensors = {**ut, **it, "seen.indptr": self.seen_[0], "seen.indices": self.seen_[1]}
-        tensors.update({f"net.{k}": v for k, v in net.state_dict().items()})
-        return config, tensors
+    # ---- persistence hooks (see Recommender._state / _from_state)
+    def _extra_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        y_range = self.net_.objective.y_range
+        return {"rating_range": list(self.rating_range_), "y_range": list(y_range) if y_range else None}, {}
 
-    @classmethod
-    def _from_state(cls, config: dict, tensors: dict):
-        params = dict(config["params"])
-        if isinstance(params.get("y_range"), list):
-            params["y_range"] = tuple(params["y_range"])
-        model = cls(**params)
-        model.users_ = EntityTable.from_state(config["users"], tensors, "users")
-        model.items_ = EntityTable.from_state(config["items"], tensors, "items")
-        model.rating_range_ = tuple(config["rating_range"])
-        model.seen_ = (tensors["seen.indptr"], tensors["seen.indices"])
-        model.history_ = config.get("history", [])
-        y_range = tuple(config["y_range"]) if config["y_range"] else None
-        model.net_ = model._make_net(y_range, 0.0)
-        model.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        model.net_.eval()
-        model._vectors = model._item_cache = None
-        return model
+    def _restore(self, config: dict, tensors: dict) -> None:
+        if isinstance(self.y_range, list):
+            self.y_range = tuple(self.y_range)
+        self.rating_range_ = tuple(config["rating_range"])
+        self.net_ = self._make_net(tuple(config["y_range"]) if config["y_range"] else None, 0.0)
 
 
 def _logit(mean: float, y_range) -> float:
