@@ -164,3 +164,77 @@ def test_protocol_i_records_grid_best_and_report(tmp_path):
     md = (tmp_path / "I.md").read_text()
     assert "every setting" in md and "popularity" in md
     assert (tmp_path / "I.jsonl").read_text().count("\n") == len(rows)
+
+
+def _tiny_movielens(seed: int = 0):
+    """A MovieLens-shaped stand-in (ratings, users with age/gender/occupation, items with genres) whose
+    users prefer one genre each, so a record model can learn which movie goes with which user."""
+    from featvec.datasets import MovieLens
+
+    rng = np.random.default_rng(seed)
+    genres = ["Action", "Comedy", "Drama"]
+    items = pd.DataFrame({"item_id": np.arange(1, 31), "title": [f"m{i}" for i in range(30)],
+                          "genres": [[genres[i % 3]] + (["Romance"] if i % 5 == 0 else []) for i in range(30)]})
+    users = pd.DataFrame({"user_id": np.arange(1, 41), "age": rng.integers(12, 70, 40),
+                          "gender": rng.choice(["M", "F"], 40), "occupation": rng.choice(["a", "b", "c"], 40),
+                          "zip": "0"})
+    rows = []
+    for u in range(1, 41):
+        liked = [i for i in range(1, 31) if (i - 1) % 3 == u % 3]
+        for i in rng.choice(liked, 8, replace=False):
+            rows.append((u, int(i), int(rng.integers(3, 6)), 0))
+    ratings = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    return MovieLens("tiny", ratings, users, items)
+
+
+def test_protocol_f_records_and_report(tmp_path):
+    from featvec.bench.protocol_f import feat2vec_params, records, run_protocol_f
+
+    data = _tiny_movielens()
+    recs = records(data)
+    assert list(recs.columns) == ["user_id", "item_id", "genres", "gender", "age", "occupation", "rating"]
+    assert recs["age"].isin(["<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+"]).all()
+    systems = {"featvec.Feat2Vec[nce]": {**feat2vec_params("nce"), "dim": 8, "epochs": 30, "batch_size": 32, "lr": 0.03,
+                                         "patience": None}}
+    lines = []
+    rows = run_protocol_f(datasets=["tiny"], seeds=[0], systems=systems, out_dir=tmp_path, emit=lines.append,
+                          data={"tiny": data})
+    by = {r["system"]: r for r in rows}
+    assert set(by) == {"featvec.Feat2Vec[nce]", "popularity", "featvec.MatrixFactorization[predicted]",
+                       "featvec.MatrixFactorization[closest]", "featvec.ImplicitRecommender[als]"}
+    assert all("error" not in r for r in rows), rows
+    assert [json.loads(x)["system"] for x in lines] == [r["system"] for r in rows]
+    f2v = by["featvec.Feat2Vec[nce]"]
+    for key in ("mpr_movie", "hit1_movie", "hit10_movie", "mpr_rating", "hit1_rating"):
+        assert 0 <= f2v[key] <= 1
+    assert f2v["records_per_s"] > 0 and f2v["n_test"] + f2v["n_dropped"] == len(recs) // 10
+    # users stick to one genre: the record model ranks the true movie far above the middle
+    assert f2v["mpr_movie"] < 0.35 and f2v["mpr_movie"] < by["popularity"]["mpr_movie"]
+    md = (tmp_path / "F.md").read_text()
+    assert "movie MPR" in md and "featvec.Feat2Vec[nce]" in md and (tmp_path / "F.jsonl").exists()
+
+
+def test_protocol_f_split_is_the_protocols():
+    from featvec.bench.protocol_f import records, split
+
+    recs = records(_tiny_movielens())
+    train, test = split(recs, 3)
+    perm = np.random.default_rng(3).permutation(len(recs))
+    assert len(test) == len(recs) // 10
+    pd.testing.assert_frame_equal(test, recs.iloc[perm[:len(recs) // 10]].reset_index(drop=True))
+    assert len(train) + len(test) == len(recs)
+
+
+@pytest.mark.data
+def test_protocol_f_ml100k_beats_popularity(tmp_path):
+    from featvec.bench.protocol_f import feat2vec_params, run_protocol_f
+    from featvec.datasets import find_data_dir
+
+    data_dir = find_data_dir()
+    if data_dir is None:
+        pytest.skip("no data directory: set FEATVEC_DATA or provide ../shared/data (see BENCHMARKS.md)")
+    systems = {"featvec.Feat2Vec[nce]": {**feat2vec_params("nce"), "epochs": 3, "patience": None}}
+    rows = run_protocol_f(data_dir, seeds=[0], systems=systems, peers=["popularity"], out_dir=tmp_path, emit=None)
+    by = {r["system"]: r for r in rows}
+    assert "error" not in by["featvec.Feat2Vec[nce]"], by
+    assert by["featvec.Feat2Vec[nce]"]["mpr_movie"] < by["popularity"]["mpr_movie"]

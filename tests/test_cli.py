@@ -85,7 +85,7 @@ def test_top_level_help_and_version(capsys):
 
 def test_usage_errors_exit_2(capsys):
     status, _, err = run(capsys, "fit")  # --ratings or --dataset is required
-    assert status == 2 and "one of the arguments --ratings --dataset is required" in err
+    assert status == 2 and "one of the arguments --ratings --dataset --records is required" in err
     status, _, err = run(capsys, "frobnicate")
     assert status == 2 and "invalid choice" in err
 
@@ -241,7 +241,7 @@ def test_similar_users_json(capsys, model_dir):
 
 def test_similar_needs_items_or_users(capsys, tmp_path):
     status, _, err = run(capsys, "similar", "--model-dir", tmp_path)
-    assert status == 2 and "one of the arguments --items --users is required" in err
+    assert status == 2 and "one of the arguments --items --users --values is required" in err
 
 
 # ------------------------------------------------------------------------------------------------- factors
@@ -325,3 +325,55 @@ def test_bench_unknown_protocol(capsys, tmp_path):
     status, out, err = run(capsys, "bench", "Z", "--seeds", "0", "--no-peers", "--out", tmp_path / "bench")
     assert_one_line_error(status, err, "unknown protocol 'Z'")
     assert out == ""
+
+
+# ------------------------------------------------------------------------------------------------- feat2vec
+
+@pytest.fixture(scope="module")
+def f2v_files(tmp_path_factory):
+    from featvec.datasets import feat2vec_records
+
+    d = tmp_path_factory.mktemp("f2v")
+    df = feat2vec_records(3000, 0)
+    df["tags"] = ["a|b" if i % 2 else "c" for i in range(len(df))]
+    df.to_csv(d / "r.csv", index=False)
+    df.assign(tags=df["tags"].str.split("|")).to_parquet(d / "r.parquet")
+    return d
+
+
+@pytest.mark.parametrize("name", ["r.csv", "r.parquet"])
+def test_fit_feat2vec_then_similar(capsys, f2v_files, tmp_path, name):
+    out = tmp_path / "m"
+    status, text, err = run(capsys, "fit", "--model", "feat2vec", "--records", f2v_files / name, "--groups", "item",
+                            "id", "attrs=attr1,attr2,attr3", "y", "tags:bag", "--tie", "item,tags", "--epochs", "2",
+                            "--dim", "8", "--out", out)
+    assert status == 0, err
+    assert "groups item, id, attrs, y, tags" in text and "valid_loss" in text
+    model = featvec.load(out)
+    assert isinstance(model, featvec.Feat2Vec) and model.units_[0] == ["item", "tags"]
+    assert set(model.vectors_["tags"].labels) == {"a", "b", "c"}
+    status, text, err = run(capsys, "similar", "--model-dir", out, "--values", "y=1", "-k", "3", "--format", "json")
+    assert status == 0, err
+    rows = json.loads(text)
+    assert [r["rank"] for r in rows] == [1, 2, 3] and all(r["query"] == "y=1" for r in rows)
+    status, text, err = run(capsys, "similar", "--model-dir", out, "--values", "y=1", "--groups", "item", "-k", "2",
+                            "--format", "json")
+    assert status == 0 and all(r["label"].startswith("item=") for r in json.loads(text))
+
+
+def test_feat2vec_cli_errors(capsys, f2v_files, tmp_path):
+    status, _, err = run(capsys, "fit", "--model", "feat2vec", "--records", f2v_files / "r.csv", "--groups", "nope")
+    assert status == 2 and "no column 'nope'" in err
+    status, _, err = run(capsys, "fit", "--model", "feat2vec", "--records", f2v_files / "r.csv")
+    assert status == 2 and "needs --groups" in err
+    status, _, err = run(capsys, "fit", "--records", f2v_files / "r.csv", "--groups", "item")
+    assert status == 2 and "--records goes with --model feat2vec" in err
+    status, _, err = run(capsys, "fit", "--model", "feat2vec", "--records", f2v_files / "r.csv", "--groups", "item:weird")
+    assert status == 2 and "unknown kind 'weird'" in err
+    out = tmp_path / "m"
+    assert run(capsys, "fit", "--model", "feat2vec", "--records", f2v_files / "r.csv", "--groups", "item", "y",
+               "--epochs", "1", "--out", out)[0] == 0
+    status, _, err = run(capsys, "similar", "--model-dir", out, "--values", "y=100")
+    assert status == 2 and "unknown value(s) ['y=100']" in err
+    status, _, err = run(capsys, "similar", "--model-dir", out, "--items", "1")
+    assert status == 2 and "--values" in err

@@ -49,7 +49,10 @@ def read_table(path, what: str = "table") -> pd.DataFrame:
         suffixes.pop()
     ext = suffixes[-1] if suffixes else ""
     if ext in _PARQUET:
-        return pd.read_parquet(p)
+        try:
+            return pd.read_parquet(p)
+        except ImportError as exc:
+            raise ImportError(f"reading the Parquet {what} file {p} needs pyarrow: pip install 'featvec[parquet]'") from exc
     if ext not in _SEPARATORS:
         raise ValueError(f"cannot tell the format of {what} file {p} from its extension {ext or '(none)'!r}; "
                          f"use one of {', '.join(sorted([*_SEPARATORS, *_PARQUET]))}")
@@ -157,6 +160,12 @@ def cmd_fit(args) -> int:
     from . import DeepRecommender, MatrixFactorization
 
     implicit = args.model == "implicit"
+    if args.model == "feat2vec" or args.records:
+        if args.model != "feat2vec" or not args.records:
+            raise ValueError("--records goes with --model feat2vec (and feat2vec reads --records FILE)")
+        from .cli_feat2vec import fit_feat2vec
+
+        return fit_feat2vec(args, read_table)
     if args.dataset:
         data = _load_dataset(args)
         ratings, cols = data.ratings, ("user_id", "item_id", "rating")
@@ -273,6 +282,14 @@ def cmd_recommend(args) -> int:
 
 def cmd_similar(args) -> int:
     model = _load_model(args.model_dir)
+    from . import Feat2Vec
+
+    if isinstance(model, Feat2Vec):
+        from .cli_feat2vec import similar_values
+
+        return similar_values(model, args, _emit)
+    if args.values:
+        raise ValueError("--values is for Feat2Vec models; this model takes --items or --users")
     if args.items:
         ids = _parse_ids(args.items, model.items_.vocab.values, "item")
         out = model.similar_items(ids, k=args.k)
@@ -363,17 +380,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("fit", formatter_class=_Formatter, help="train a recommender on a ratings file or dataset",
-                       description="Train a MatrixFactorization (mf) or DeepRecommender (deep) and print the "
+                       description="Train a MatrixFactorization (mf), DeepRecommender (deep), ImplicitRecommender (implicit) or Feat2Vec (feat2vec) and print the "
                                    "training history; --out saves the model.\n\n" + FILE_HELP,
                        epilog="examples:\n  featvec fit --ratings ratings.csv --dim 32 --epochs 10 --out model\n"
                               "  featvec fit --dataset ml-100k --test-frac 0.1 --out ml100k-model")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ratings", metavar="FILE", help="ratings file (user, item, rating columns)")
     src.add_argument("--dataset", metavar="NAME", help="a MovieLens dataset by name: ml-100k, ml-latest-small, ...")
+    src.add_argument("--records", metavar="FILE", help="any table of records, for --model feat2vec")
     _add_data(p)
     _add_cols(p, ("user_id", "item_id", "rating"))
-    p.add_argument("--model", choices=["mf", "deep", "implicit"], default="mf",
-                   help="mf: dot product + biases; deep: MLP; implicit: top-K from interactions without ratings")
+    p.add_argument("--model", choices=["mf", "deep", "implicit", "feat2vec"], default="mf",
+                   help="mf: dot product + biases; deep: MLP; implicit: top-K from interactions without ratings; "
+                        "feat2vec: a vector for every value of every --groups column, from --records")
+    from .cli_feat2vec import GROUPS_HELP
+
+    p.add_argument("--groups", nargs="+", metavar="SPEC", help="feat2vec " + GROUPS_HELP)
+    p.add_argument("--tie", action="append", metavar="G1,G2", help="feat2vec: groups resampled together (repeatable)")
+    p.add_argument("--bias-only", nargs="+", metavar="GROUP", help="feat2vec: groups with a bias and no vector")
+    p.add_argument("--objective", choices=["nce", "negative_sampling"], default="nce", help="feat2vec objective")
+    p.add_argument("--negatives", type=int, help="feat2vec: negatives per record (default 5)")
     p.add_argument("--loss", choices=["bpr", "bce", "sampled_softmax"], default="bpr",
                    help="implicit model's loss (SGD solver)")
     p.add_argument("--solver", choices=["sgd", "als"], default="sgd", help="implicit model's solver")
@@ -425,13 +451,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("similar", formatter_class=_Formatter, help="nearest items (or users) by vector cosine",
-                       description="The k most similar items (or users) by cosine of their vectors.",
+                       description="The k most similar items (or users, or Feat2Vec feature values) by cosine of their vectors.",
                        epilog="examples:\n  featvec similar --model-dir model --items 50 181 -k 5\n"
-                              "  featvec similar --model-dir model --users 1 -k 5 --format json")
+                              "  featvec similar --model-dir model --users 1 -k 5 --format json\n"
+                              "  featvec similar --model-dir f2v --values genres=Comedy -k 5")
     p.add_argument("--model-dir", required=True, metavar="DIR", help="folder of a saved model")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--items", nargs="+", metavar="ID", help="item ids")
     who.add_argument("--users", nargs="+", metavar="ID", help="user ids")
+    who.add_argument("--values", nargs="+", metavar="GROUP=VALUE", help="feature values of a Feat2Vec model")
+    p.add_argument("--groups", nargs="+", metavar="GROUP", help="Feat2Vec: only neighbours from these groups")
     p.add_argument("-k", "--k", type=int, default=10, help="neighbours per id")
     _add_format(p)
     _add_titles(p)

@@ -213,12 +213,17 @@ class FeatureEncoder:
                 out[name] = torch.as_tensor(self.vocabs[name].encode(df[f.column].to_numpy()))
             elif isinstance(f, Bag):
                 lists = _bag_lists(df, f, what)
-                vocab = self.vocabs[name]
-                enc = [vocab.encode(list(b)) if len(b) else () for b in lists]
                 w = _bag_lists(df, Bag(f.weights), what) if f.weights else None
                 if w is not None:
                     _check_weights(df, f, lists, w, what)
-                out[name] = EncodedBag.from_lists(enc, f.pooling, w)
+                lens = np.fromiter((len(b) for b in lists), dtype=np.int64, count=len(lists))
+                indptr = np.zeros(len(lists) + 1, dtype=np.int64)
+                np.cumsum(lens, out=indptr[1:])
+                flat = [v for b in lists for v in b]
+                codes = self.vocabs[name].encode(flat) if flat else np.zeros(0, dtype=np.int64)
+                weights = None if w is None else np.fromiter((v for x in w for v in x), dtype=np.float64,
+                                                             count=int(indptr[-1]))
+                out[name] = EncodedBag.from_csr(indptr, codes, f.pooling, weights)
             else:
                 z = self.normalizers[name].transform(self._numeric(df, f, what))
                 out[name] = torch.as_tensor(z, dtype=torch.float32)

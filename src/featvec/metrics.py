@@ -116,3 +116,20 @@ def ranking_metrics(ranked, truth, ks=(20,), metrics=METRICS, n_items: int | Non
         if n_items is not None:
             out[f"coverage@{k}"] = coverage_at_k(ranked[has], n_items, k)
     return out
+
+
+def percentile_rank(scores, target) -> np.ndarray:
+    """Where each row's true candidate lands among that row's candidates: 0 = scored above every other,
+    1 = below every other, 0.5 = the middle (ties count half). ``scores`` [n, C] (C >= 2), ``target`` [n]
+    column of each row's true candidate -> [n]."""
+    scores = np.asarray(scores, dtype=np.float64)
+    target = np.asarray(target, dtype=np.int64)
+    n, c = scores.shape
+    if c < 2:
+        raise ValueError("percentile ranks need at least two candidates")
+    if len(target) != n or ((target < 0) | (target >= c)).any():
+        raise ValueError("need one target column in 0..C-1 per row")
+    true = scores[np.arange(n), target][:, None]
+    higher = (scores > true).sum(1)
+    ties = (scores == true).sum(1) - 1
+    return (higher + 0.5 * ties) / (c - 1)

@@ -5,7 +5,7 @@ import copy
 import math
 import random
 import time
-from typing import Callable, Protocol, Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 import torch

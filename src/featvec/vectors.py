@@ -70,16 +70,54 @@ class Vectors:
                        self_pos=self.positions(labels) if exclude_self else None, cand_pos=cand_pos)
 
 
+def _faiss():
+    try:
+        import faiss
+    except ImportError:
+        return None
+    return faiss
+
+
+def _search_faiss(faiss, queries: torch.Tensor, matrix: torch.Tensor, k: int):
+    """Exact inner-product search (IndexFlatIP) -> (scores, positions) as torch tensors [n, k]."""
+    index = faiss.IndexFlatIP(matrix.shape[1])
+    index.add(np.ascontiguousarray(matrix.numpy(), dtype=np.float32))
+    val, idx = index.search(np.ascontiguousarray(queries.numpy(), dtype=np.float32), k)
+    val = torch.as_tensor(val)
+    val[torch.as_tensor(idx) < 0] = -torch.inf
+    return val, torch.as_tensor(idx).clamp_min(0)
+
+
 def nearest(queries: torch.Tensor, matrix: torch.Tensor, query_labels: list, labels: np.ndarray, k: int,
-            metric: str = "cosine", self_pos=None, cand_pos=None, chunk: int = 1024) -> pd.DataFrame:
-    """Exact k-NN by cosine or dot product, chunked over queries; self-matches are removed."""
+            metric: str = "cosine", self_pos=None, cand_pos=None, chunk: int = 1024,
+            backend: str = "auto") -> pd.DataFrame:
+    """k-NN by cosine or dot product, chunked over queries; self-matches are removed. ``backend``:
+    "faiss" (exact inner-product index), "exact" (torch matmul + topk), or "auto" (faiss when installed)."""
     if metric not in ("cosine", "dot"):
         raise ValueError(f"metric must be 'cosine' or 'dot', got {metric!r}")
+    if backend not in ("auto", "faiss", "exact"):
+        raise ValueError(f"backend must be 'auto', 'faiss' or 'exact', got {backend!r}")
+    faiss = _faiss() if backend != "exact" else None
+    if backend == "faiss" and faiss is None:
+        raise ImportError("backend='faiss' needs faiss: pip install 'featvec[faiss]'")
     if metric == "cosine":
         queries, matrix = _normalise(queries), _normalise(matrix)
     out_q, out_l, out_s, out_r = [], [], [], []
     cand_index = None if cand_pos is None else pd.Index(cand_pos)
     for start in range(0, len(queries), chunk):
+        if faiss is not None:
+            extra = 0 if self_pos is None else 1
+            val, idx = _search_faiss(faiss, queries[start:start + chunk], matrix,
+                                     max(min(k + extra, matrix.shape[0]), 1) if len(matrix) else 0)
+            if self_pos is not None:
+                own = torch.as_tensor(cand_index.get_indexer(self_pos[start:start + chunk]), dtype=torch.long)
+                val[idx == own[:, None]] = -torch.inf
+                order = torch.sort(val, dim=1, descending=True, stable=True).indices[:, :max(min(k, val.shape[1]), 0)]
+                val, idx = val.gather(1, order), idx.gather(1, order)
+            else:
+                val, idx = val[:, :k], idx[:, :k]
+            _collect(val, idx, labels, query_labels, start, out_q, out_l, out_s, out_r)
+            continue
         s = queries[start:start + chunk] @ matrix.T
         if self_pos is not None:
             own = cand_index.get_indexer(self_pos[start:start + chunk])
@@ -87,15 +125,19 @@ def nearest(queries: torch.Tensor, matrix: torch.Tensor, query_labels: list, lab
             s[torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(own[rows], dtype=torch.long)] = -torch.inf
         # self-matches are -inf and dropped below (a query outside the candidates loses nothing)
         val, idx = torch.topk(s, max(min(k, s.shape[1]), 0), dim=1)
-        for r in range(val.shape[0]):
-            ok = torch.isfinite(val[r])
-            n = int(ok.sum())
-            out_q.extend([query_labels[start + r]] * n)
-            out_l.extend(labels[idx[r][ok].numpy()])
-            out_s.extend(val[r][ok].tolist())
-            out_r.extend(range(1, n + 1))
+        _collect(val, idx, labels, query_labels, start, out_q, out_l, out_s, out_r)
     return pd.DataFrame({"query": out_q, "label": out_l, "score": np.asarray(out_s, dtype=np.float32),
                          "rank": np.asarray(out_r, dtype=np.int64)})
+
+
+def _collect(val, idx, labels, query_labels, start, out_q, out_l, out_s, out_r) -> None:
+    for r in range(val.shape[0]):
+        ok = torch.isfinite(val[r])
+        n = int(ok.sum())
+        out_q.extend([query_labels[start + r]] * n)
+        out_l.extend(labels[idx[r][ok].numpy()])
+        out_s.extend(val[r][ok].tolist())
+        out_r.extend(range(1, n + 1))
 
 
 class VectorSet(Mapping):

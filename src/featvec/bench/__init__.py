@@ -10,12 +10,13 @@ import sys
 from typing import Iterable
 
 from .protocol_e import DATASETS, FEATVEC_SYSTEMS, run_protocol_e
+from .protocol_f import DATASETS as F_DATASETS, run_protocol_f
 from .protocol_i import DATASETS as I_DATASETS, run_protocol_i
 from .report import markdown, write_report
 
 PROTOCOLS = ("E", "I", "U", "L", "F", "T", "S")
 
-__all__ = ["main", "run_protocol_e", "run_protocol_i", "FEATVEC_SYSTEMS", "PROTOCOLS", "markdown", "write_report"]
+__all__ = ["main", "run_protocol_e", "run_protocol_i", "run_protocol_f", "FEATVEC_SYSTEMS", "PROTOCOLS", "markdown", "write_report"]
 
 
 def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, seeds: Iterable[int] = (0, 1, 2),
@@ -27,8 +28,8 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
     p = str(protocol).strip().upper()
     if p not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
-    if p not in ("E", "I", "S"):
-        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E, I, S)")
+    if p not in ("E", "I", "S", "F"):
+        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E, I, F, S)")
     if p == "S":
         from .protocol_s import run_protocol_s
 
@@ -37,8 +38,8 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
                               emit=lambda line: print(line, flush=True),
                               log=lambda msg: print(msg, file=sys.stderr, flush=True))
         return 1 if any("error" in r and r["system"].startswith("featvec.") for r in rows) else 0
-    runner = run_protocol_e if p == "E" else run_protocol_i
-    default = DATASETS if p == "E" else I_DATASETS
+    runner = {"E": run_protocol_e, "I": run_protocol_i, "F": run_protocol_f}[p]
+    default = {"E": DATASETS, "I": I_DATASETS, "F": F_DATASETS}[p]
     rows = runner(data_dir, datasets=tuple(datasets) if datasets else default, seeds=seeds,
                           systems=systems, peers=peers, out_dir=out_dir,
                           emit=lambda line: print(line, flush=True),

@@ -47,6 +47,18 @@ OCCUPATIONS_1M = {
     16: "self-employed", 17: "technician/engineer", 18: "tradesman/craftsman", 19: "unemployed", 20: "writer",
 }
 
+AGE_BUCKETS = ("<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")  # ML-1M's age groups
+
+
+def age_bucket(age) -> np.ndarray:
+    """ML-1M's seven age groups (``AGE_BUCKETS``) for ages in years (ML-100K gives exact ages)."""
+    a = np.asarray(age, dtype=np.float64)
+    if np.isnan(a).any():
+        raise ValueError("age_bucket: ages must not be missing")
+    edges = np.array([18, 25, 35, 45, 50, 56])
+    return np.asarray(AGE_BUCKETS, dtype=object)[np.searchsorted(edges, a, side="right")]
+
+
 _YEAR = re.compile(r"\((\d{4})(?:\s*[-\u2013]\s*\d{4})?\)")
 
 

@@ -167,3 +167,24 @@ def _truth(u, i, user_f, item_f, user_b, item_b, mu, rating_range, discrete) -> 
         e = min(s + _CHUNK, len(u))
         out[s:e] = _clip_round(_raw(u[s:e], i[s:e], user_f, item_f, user_b, item_b, mu), lo, hi, discrete)
     return out
+
+
+def feat2vec_records(n: int = 100_000, seed: int = 0) -> pd.DataFrame:
+    """Notebook 003's synthetic records: ``item`` (10 values), ``id`` (50), real ``attr1``, ``attr2``
+    (correlated normals) and ``attr3`` (uniform), and a target ``y``: the floor of a latent variable
+    built from all of them plus noise (values with |latent| >= 10 are set to 0, as in the notebook).
+    ``latent`` is returned too. Neighbouring ``y`` values come from neighbouring latent values, so a good
+    embedding puts them next to each other."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    rng = np.random.default_rng(seed)
+    attrs = rng.multivariate_normal([0.0, 0.0], [[1.0, 0.1], [0.1, 1.0]], size=n)
+    item = rng.integers(0, 10, size=n)
+    ident = rng.integers(0, 50, size=n)
+    a1, a2, a3 = attrs[:, 0], attrs[:, 1], rng.uniform(size=n)
+    latent = (a3 ** 4 / 600.0 + np.exp(a1 * a2) + (item <= 3) * np.pi - ((item == 2) | (item == 4)) * a3
+              + ((item == 8) | (item == 7)) * a2 + (item >= 6) * a1 + (ident % 3) * a3
+              + rng.normal(size=n) - 5)
+    latent = np.where(np.abs(latent) >= 10, 0.0, latent)
+    return pd.DataFrame({"item": item, "id": ident, "attr1": a1, "attr2": a2, "attr3": a3, "latent": latent,
+                         "y": np.floor(latent).astype(np.int64)})

@@ -1,5 +1,6 @@
 from .deep import DeepRecommender
+from .feat2vec import Feat2Vec
 from .implicit import ImplicitRecommender
 from .mf import MatrixFactorization
 
-__all__ = ["MatrixFactorization", "DeepRecommender", "ImplicitRecommender"]
+__all__ = ["Feat2Vec", "MatrixFactorization", "DeepRecommender", "ImplicitRecommender"]

@@ -14,7 +14,8 @@ class GroupSpec:
     name: str
     kind: str  # "categorical" | "bag" | "numeric"
     n_in: int  # vocabulary size (with the unknown row) or number of numeric columns
-    dim: int
+    dim: int  # 0: the group has a bias only, no vector
+    bias: bool = True  # False: the group has a vector only (its bias table stays zero and frozen)
 
 
 class FeatureEmbedding(nn.Module):
@@ -22,6 +23,7 @@ class FeatureEmbedding(nn.Module):
 
     Row 0 of every table (the unknown value) starts at zero; it only moves when training data maps
     to it (values rarer than ``min_count``), so unseen values contribute nothing by default.
+    A group with ``dim=0`` has no vector (bias only); one with ``bias=False`` adds no bias.
     """
 
     def __init__(self, groups: list[GroupSpec], init_std: float = 0.01, bias: bool = True, sparse: bool = False):
@@ -32,7 +34,9 @@ class FeatureEmbedding(nn.Module):
         for g in self.groups:
             self.tables.append(self._make(g.kind, g.n_in, g.dim, sparse))
             if bias:
-                self.bias_tables.append(self._make(g.kind, g.n_in, 1, sparse))
+                table = self._make(g.kind, g.n_in, 1, sparse)
+                table.weight.requires_grad_(g.bias)
+                self.bias_tables.append(table)
         self.reset_parameters(init_std)
 
     @staticmethod
@@ -66,12 +70,16 @@ class FeatureEmbedding(nn.Module):
             return table(bag.indices, bag.indptr[:-1], per_sample_weights=bag.weights)
         return table(x)
 
-    def forward(self, inputs: dict) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    def forward(self, inputs: dict, only=None) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """Vectors of the groups (those in ``only`` when given) and the sum of their biases."""
         vectors, bias = {}, None
         for i, g in enumerate(self.groups):
+            if only is not None and g.name not in only:
+                continue
             x = inputs[g.name]
-            vectors[g.name] = self._lookup(self.tables[i], g.kind, x)
-            if self.bias_tables is not None:
+            if g.dim:
+                vectors[g.name] = self._lookup(self.tables[i], g.kind, x)
+            if self.bias_tables is not None and g.bias:
                 b = self._lookup(self.bias_tables[i], g.kind, x).squeeze(-1)
                 bias = b if bias is None else bias + b
         return vectors, bias

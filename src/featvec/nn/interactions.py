@@ -36,3 +36,10 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+def fm(vectors: torch.Tensor) -> torch.Tensor:
+    """Factorization machine over groups: the sum of dot products of every pair of the G group vectors,
+    [B, G, d] -> [B], in O(G·d) as 0.5 * (|sum of vectors|^2 - sum of |vector|^2)."""
+    total = vectors.sum(1)
+    return 0.5 * ((total * total).sum(-1) - (vectors * vectors).sum((1, 2)))

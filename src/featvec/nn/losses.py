@@ -39,3 +39,16 @@ def corrected_logits(scores: torch.Tensor, log_q: torch.Tensor | None, temperatu
 
 
 LOSSES = ("bpr", "bce", "sampled_softmax")
+
+
+def negative_sampling(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    """word2vec's objective (the same as ``bce``): pos [B], neg [B, n] -> [B]."""
+    return bce(pos, neg)
+
+
+def nce(pos: torch.Tensor, neg: torch.Tensor, q_pos: torch.Tensor, q_neg: torch.Tensor) -> torch.Tensor:
+    """Noise-contrastive estimation with ``n`` noise samples per positive: each record x is told apart from
+    noise by the logit ``s(x) - log(n * Q(x))``, where ``Q(x)`` is the probability that the noise
+    process draws x. pos, q_pos [B]; neg, q_neg [B, n] -> [B]."""
+    log_n = torch.log(torch.tensor(float(neg.shape[1]), dtype=pos.dtype, device=pos.device))
+    return F.softplus(-(pos - log_n - torch.log(q_pos))) + F.softplus(neg - log_n - torch.log(q_neg)).sum(1)

@@ -1,0 +1,364 @@
+"""Feat2Vec: one vector for every value of every feature group, learned without labels by telling observed
+records from corrupted ones (notebook 003; Gonzalez et al., "Learning features from co-occurrences")."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data.group_sampler import GroupSampler, unit_codes
+from ..encoding import EncodedBag, FeatureEncoder, take
+from ..nn.embedding import GroupSpec
+from ..persistence import register
+from ..schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
+from ..training import Trainer, resolve_device
+from ..validation import check_frame
+from ..vectors import Vectors, VectorSet
+from .base import BaseModel
+from .feat2vec_net import Feat2VecNet, RecordRows
+
+OBJECTIVES = ("nce", "negative_sampling")
+ALL = "all"
+
+
+def _as_feature(g) -> Feature:
+    if isinstance(g, (Categorical, Numeric, Bag)):
+        return g
+    if isinstance(g, dict):
+        return feature_from_dict(g)
+    if isinstance(g, str):
+        return Categorical(g)
+    raise TypeError(f"a group must be a column name, Categorical, Numeric or Bag; got {g!r}")
+
+
+def _zero_untrained(net: Feat2VecNet, specs, inputs: dict) -> None:
+    """Values that never occur in the training records (only in the held-out ones) keep no trained
+    weights: zero them, so they score like unknown values."""
+    emb = net.embedding
+    with torch.no_grad():
+        for s in specs:
+            if s.kind == "numeric":
+                continue
+            x = inputs[s.name]
+            idx = x.indices if isinstance(x, EncodedBag) else x
+            unused = torch.bincount(idx, minlength=s.n_in) == 0
+            unused[0] = False
+            if s.dim:
+                emb.table(s.name)[unused] = 0.0
+            if s.bias and emb.bias_tables is not None:
+                emb.bias_tables[emb.names.index(s.name)].weight[unused] = 0.0
+
+
+def _names(x) -> list[str]:
+    return [x] if isinstance(x, str) else list(x)
+
+
+@register
+class Feat2Vec(BaseModel):
+    """A factorization machine over feature groups, trained by the group-resampling sampler.
+
+    ``groups``: column names (categorical) or ``Categorical`` / ``Numeric`` (several real columns mapped
+    linearly to one vector) / ``Bag`` features. ``tie``: lists of group names resampled together (a movie
+    and its genres). ``bias_only``: groups with a bias and no vector; ``embeddings_only``: True (every
+    other group has a vector and no bias, feat2vec's default), False (vector and bias), or a list of
+    names. ``objective``: "nce" (uses the sampler's noise probabilities) or "negative_sampling".
+    ``negatives`` per record; ``group_alpha``, ``value_alpha`` and ``value_bias`` shape the sampler (see
+    ``featvec.data.group_sampler``). ``deep=True`` adds an MLP over the concatenated vectors (DeepFM).
+    Training stops early on the validation loss (``valid_frac`` of the records, ``patience`` epochs).
+
+    After ``fit``: ``vectors_`` (one table per group with vectors, and "all": every value of every group
+    labelled "group=value"), ``history_``, ``similar``, ``score`` and ``rank_values``.
+    """
+
+    def __init__(self, groups: Sequence = (), dim: int = 32, objective: str = "nce", negatives: int = 5,
+                 group_alpha: float = 0.5, value_alpha: float = 0.25, value_bias: float = 10.0,
+                 tie: Sequence[Sequence[str]] = (), bias_only: Sequence[str] = (),
+                 embeddings_only: bool | Sequence[str] = True, offset: bool = True, reject_observed: bool = True,
+                 deep: bool = False, layers: Sequence[int] = (64, 32), dropout: float = 0.0,
+                 epochs: int = 20, batch_size: int = 1024, lr: float = 1e-2, optimizer: str = "adam",
+                 weight_decay: float = 0.0, schedule: str = "onecycle", init_std: float = 0.1,
+                 valid_frac: float = 0.1, patience: int | None = 2, seed: int = 0, device: str = "cpu",
+                 show_progress: bool = False):
+        self.groups, self.dim, self.objective, self.negatives = groups, dim, objective, negatives
+        self.group_alpha, self.value_alpha, self.value_bias = group_alpha, value_alpha, value_bias
+        self.tie, self.bias_only, self.embeddings_only, self.offset = tie, bias_only, embeddings_only, offset
+        self.reject_observed, self.deep, self.layers, self.dropout = reject_observed, deep, layers, dropout
+        self.epochs, self.batch_size, self.lr, self.optimizer = epochs, batch_size, lr, optimizer
+        self.weight_decay, self.schedule, self.init_std = weight_decay, schedule, init_std
+        self.valid_frac, self.patience, self.seed, self.device = valid_frac, patience, seed, device
+        self.show_progress = show_progress
+
+    # ------------------------------------------------------------------ set-up
+
+    def _check_params(self) -> list[Feature]:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if int(self.negatives) < 1:
+            raise ValueError(f"negatives must be >= 1, got {self.negatives}")
+        if int(self.dim) < 1:
+            raise ValueError(f"dim must be >= 1, got {self.dim}")
+        for name in ("group_alpha", "value_alpha"):
+            if not 0 <= float(getattr(self, name)) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        feats = [_as_feature(g) for g in self.groups]
+        if not feats:
+            raise ValueError("Feat2Vec needs at least one feature group (groups=[...])")
+        names = [feature_name(f) for f in feats]
+        for what, listed in (("tie", [n for t in self.tie for n in _names(t)]),
+                             ("bias_only", _names(self.bias_only)),
+                             ("embeddings_only", [] if isinstance(self.embeddings_only, bool)
+                              else _names(self.embeddings_only))):
+            unknown = [n for n in listed if n not in names]
+            if unknown:
+                raise ValueError(f"{what} names unknown group(s) {unknown}; the groups are {names}")
+        tied = [n for t in self.tie for n in _names(t)]
+        if len(tied) != len(set(tied)):
+            raise ValueError(f"a group can be in one tie only; tie={self.tie!r}")
+        if len([n for n in names if n not in _names(self.bias_only)]) == 0:
+            raise ValueError("every group is bias_only: nothing would get a vector")
+        return feats
+
+    def _units(self, names: list[str]) -> list[list[str]]:
+        ties = [_names(t) for t in self.tie]
+        tied = {n for t in ties for n in t}
+        return ties + [[n] for n in names if n not in tied]
+
+    def _specs(self, encoder: FeatureEncoder) -> list[GroupSpec]:
+        bias_only = set(_names(self.bias_only))
+        if isinstance(self.embeddings_only, bool):
+            no_bias = {n for n in encoder.names if n not in bias_only} if self.embeddings_only else set()
+        else:
+            no_bias = set(_names(self.embeddings_only))
+        kinds = {feature_name(f): f.kind for f in encoder.features}
+        return [GroupSpec(n, kinds[n], encoder.input_size(n), 0 if n in bias_only else int(self.dim),
+                          bias=n not in no_bias) for n in encoder.names]
+
+    def _make_sampler(self, inputs: dict, seed: int) -> GroupSampler:
+        params = {s.name: s.n_in * (s.dim + int(s.bias)) for s in self.specs_}
+        weights = [sum(params[n] for n in u) for u in self.units_]
+        return GroupSampler(inputs, self.units_, weights, self.group_alpha, self.value_alpha, self.value_bias,
+                            self.reject_observed, seed=seed)
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, data: pd.DataFrame, valid: pd.DataFrame | None = None) -> "Feat2Vec":
+        """Learn from the records in ``data`` (one row each). ``valid``: records for the validation loss
+        (default: ``valid_frac`` of ``data`` when ``patience`` is set)."""
+        feats = self._check_params()
+        data = check_frame(data, "data")
+        inputs_all = None
+        encoder = FeatureEncoder(feats).fit(data, "data")
+        inputs = encoder.transform(data, "data")
+        vin = None
+        if valid is not None:
+            vin = encoder.transform(check_frame(valid, "valid"), "valid")
+        elif self.patience is not None and self.valid_frac and len(data) >= 20:
+            # hold out records for early stopping; the vocabularies (and ranking candidates) keep every value
+            perm = torch.as_tensor(np.random.default_rng(self.seed).permutation(len(data)))
+            n_valid = max(1, int(round(len(data) * float(self.valid_frac))))
+            vin = {k: take(v, perm[:n_valid]) for k, v in inputs.items()}
+            inputs_all, inputs = inputs, {k: take(v, perm[n_valid:]) for k, v in inputs.items()}
+        self.features_ = feats
+        self.encoder_ = encoder
+        self.units_ = self._units(encoder.names)
+        if len(self.units_) < 2:
+            raise ValueError("Feat2Vec needs at least two sampling units (groups not all tied together): a "
+                             f"negative resamples one unit and keeps the others; units are {self.units_}")
+        self.specs_ = self._specs(encoder)
+        device = resolve_device(self.device)
+        sampler = self._make_sampler(inputs, self.seed)
+        train_rows = RecordRows(inputs, sampler, self.negatives, device)
+        valid_rows = None
+        if vin is not None:
+            try:
+                vsampler = self._make_sampler(vin, self.seed + 1)
+            except ValueError as exc:
+                raise ValueError(f"validation records: {exc} (pass more valid records, or valid_frac=0)") from None
+            valid_rows = RecordRows(vin, vsampler, self.negatives, device, fixed=True)
+        torch.manual_seed(self.seed)
+        net = Feat2VecNet(self.specs_, self.objective, self.offset, self.deep, self.layers, self.dropout,
+                          self.init_std).to(device)
+        trainer = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
+                          self.patience if valid_rows is not None else None, self.seed, self.show_progress)
+        self.history_ = trainer.fit(net, train_rows, device, valid_rows)
+        self.net_ = net.cpu().eval()
+        _zero_untrained(self.net_, self.specs_, inputs)
+        self.candidates_ = self._candidates(inputs if inputs_all is None else inputs_all)
+        self._vectors = None
+        return self
+
+    def _candidates(self, inputs: dict) -> list[dict]:
+        """Per unit: the distinct value combinations seen in training (encoded), the candidates of
+        ``rank_values``."""
+        out = []
+        for unit in self.units_:
+            _, first = np.unique(unit_codes(inputs, unit), return_index=True)
+            rows = torch.as_tensor(np.sort(first), dtype=torch.long)
+            out.append({n: take(inputs[n], rows) for n in unit})
+        return out
+
+    # ------------------------------------------------------------------ vectors
+
+    @property
+    def vectors_(self) -> VectorSet:
+        self._check_fitted()
+        if self._vectors is None:
+            tables, labels, rows = {}, [], []
+            emb = self.net_.embedding
+            for s in self.specs_:
+                if not s.dim:
+                    continue
+                if s.kind == "numeric":
+                    values = list(self.encoder_.features[self.encoder_.names.index(s.name)].columns)
+                    matrix = emb.table(s.name).detach().numpy()
+                else:
+                    values = self.encoder_.vocabs[s.name].values
+                    matrix = emb.table(s.name).detach().numpy()[1:]
+                bias = emb.bias_table(s.name) if s.bias else None
+                if bias is not None:
+                    bias = bias.detach().numpy()[1:] if s.kind != "numeric" else bias.detach().numpy()
+                tables[s.name] = Vectors(values, matrix, bias, name=s.name)
+                labels += [f"{s.name}={v}" for v in values]
+                rows.append(matrix)
+            tables[ALL] = Vectors(labels, np.concatenate(rows), name=ALL)
+            self._vectors = VectorSet(tables)
+        return self._vectors
+
+    def similar(self, labels, k: int = 10, groups: Sequence[str] | None = None) -> pd.DataFrame:
+        """Nearest values by cosine across every group's vectors (or only ``groups``), for labels like
+        ``"genre=Comedy"``: columns query, label, score, rank."""
+        table = self.vectors_[ALL]
+        cands = None
+        if groups is not None:
+            groups = _names(groups)
+            unknown = [g for g in groups if g not in self.vectors_ or g == ALL]
+            if unknown:
+                raise ValueError(f"unknown group(s) {unknown}; groups with vectors: "
+                                 f"{[g for g in self.vectors_ if g != ALL]}")
+            cands = [f"{g}={v}" for g in groups for v in self.vectors_[g].labels]
+        return table.similar(labels, k, candidates=cands)
+
+    # ------------------------------------------------------------------ scoring
+
+    def _encode(self, records: pd.DataFrame, what: str) -> dict:
+        self._check_fitted()
+        return self.encoder_.transform(check_frame(records, what), what)
+
+    def score(self, records: pd.DataFrame, batch_size: int = 65536) -> np.ndarray:
+        """The model's score of each record (higher = more like the training records; with NCE an
+        unnormalised log-density)."""
+        inputs = self._encode(records, "records")
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(records), batch_size):
+                rows = torch.arange(s, min(s + batch_size, len(records)))
+                out.append(self.net_({k: take(v, rows) for k, v in inputs.items()}))
+        return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+    def _unit_of(self, group: str) -> int:
+        for j, unit in enumerate(self.units_):
+            if group in unit:
+                return j
+        raise ValueError(f"unknown group {group!r}; the groups are {self.encoder_.names}")
+
+    def candidate_labels(self, group: str) -> list:
+        """The values of ``group`` that ``rank_values`` ranks (one per distinct training combination of
+        the group's unit)."""
+        j = self._unit_of(group)
+        if group not in self.encoder_.vocabs:
+            raise ValueError(f"group {group!r} is numeric; rank_values ranks categorical groups only")
+        idx = self.candidates_[j][group]
+        if isinstance(idx, EncodedBag):
+            raise ValueError(f"group {group!r} is a Bag; rank_values ranks categorical groups only")
+        return self.encoder_.vocabs[group].decode(idx.numpy())
+
+    def rank_values(self, records: pd.DataFrame, group: str, chunk: int = 256) -> tuple[list, np.ndarray]:
+        """Score every candidate value of ``group`` for each record, the other groups as given (the
+        groups tied to ``group`` come with each candidate). Returns (candidate labels, scores
+        [n_records, n_candidates])."""
+        labels = self.candidate_labels(group)
+        j = self._unit_of(group)
+        unit = self.units_[j]
+        inputs = self._encode(records, "records")
+        cand = self.candidates_[j]
+        n, c = len(records), len(labels)
+        out = np.empty((n, c), dtype=np.float32)
+        with torch.no_grad():
+            if self.net_.mlp is None:
+                for s in range(0, n, 4096):
+                    rows = torch.arange(s, min(s + 4096, n))
+                    rec = {k: take(v, rows) for k, v in inputs.items() if k not in unit}
+                    out[s:s + len(rows)] = self.net_.candidate_scores(rec, cand, unit).numpy()
+                return labels, out
+            for s in range(0, n, chunk):
+                rows = torch.arange(s, min(s + chunk, n))
+                m = len(rows)
+                rec = {k: take(v, rows.repeat_interleave(c)) for k, v in inputs.items() if k not in unit}
+                cid = torch.arange(c).repeat(m)
+                rec.update({k: take(cand[k], cid) for k in unit})
+                out[s:s + m] = self.net_(rec).view(m, c).numpy()
+        return labels, out
+
+    def complete(self, records: pd.DataFrame, group: str, k: int = 10) -> pd.DataFrame:
+        """The ``k`` best values of ``group`` for each record: columns record (row position), value,
+        score, rank."""
+        labels, scores = self.rank_values(records, group)
+        k = min(k, scores.shape[1])
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        lab = np.asarray(labels, dtype=object)
+        return pd.DataFrame({"record": np.repeat(np.arange(len(scores)), k), "value": lab[top].reshape(-1),
+                             "score": np.take_along_axis(scores, top, 1).reshape(-1),
+                             "rank": np.tile(np.arange(1, k + 1), len(scores))})
+
+    # ------------------------------------------------------------------ persistence
+
+    def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        params = self.get_params()
+        params["groups"] = [feature_to_dict(_as_feature(g)) for g in self.groups]
+        params["tie"] = [_names(t) for t in self.tie]
+        for key in ("bias_only", "layers"):
+            params[key] = list(params[key]) if not isinstance(params[key], str) else [params[key]]
+        if not isinstance(params["embeddings_only"], bool):
+            params["embeddings_only"] = list(params["embeddings_only"])
+        config = {"params": params, "encoder": self.encoder_.state(), "units": self.units_,
+                  "specs": [vars(s) for s in self.specs_], "history": self.history_}
+        tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
+        for j, cand in enumerate(self.candidates_):
+            for name, value in cand.items():
+                key = f"candidates.{j}.{name}"
+                if isinstance(value, EncodedBag):
+                    tensors.update({f"{key}.indptr": value.indptr, f"{key}.indices": value.indices,
+                                    f"{key}.weights": value.weights})
+                else:
+                    tensors[key] = value
+        return config, tensors
+
+    @classmethod
+    def _from_state(cls, config: dict, tensors: dict) -> "Feat2Vec":
+        params = dict(config["params"])
+        params["groups"] = [feature_from_dict(g) for g in params["groups"]]
+        params["layers"] = tuple(params["layers"])
+        model = cls(**params)
+        model.features_ = params["groups"]
+        model.encoder_ = FeatureEncoder.from_state(model.features_, config["encoder"])
+        model.units_ = config["units"]
+        model.specs_ = [GroupSpec(**s) for s in config["specs"]]
+        model.history_ = config.get("history", [])
+        model.candidates_ = []
+        for j, unit in enumerate(model.units_):
+            cand = {}
+            for name in unit:
+                key = f"candidates.{j}.{name}"
+                if key in tensors:
+                    cand[name] = tensors[key]
+                else:
+                    cand[name] = EncodedBag(tensors[f"{key}.indptr"], tensors[f"{key}.indices"],
+                                            tensors[f"{key}.weights"])
+            model.candidates_.append(cand)
+        model.net_ = Feat2VecNet(model.specs_, model.objective, model.offset, model.deep, model.layers, model.dropout)
+        model.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        model.net_.eval()
+        model._vectors = None
+        return model
