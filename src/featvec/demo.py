@@ -3,7 +3,9 @@
 It plants structure in synthetic ratings (known user/item factors and biases), trains a MatrixFactorization
 on 90% of them and shows that what it learned is real: its test RMSE against an honest bias-only baseline
 and the noise floor (the RMSE of the noise-free truth itself), the true ratings of the items it recommends,
-and how close the *planted* factors of the items it calls similar are.
+and how close the *planted* factors of the items it calls similar are. Then Feat2Vec learns vectors for
+every value of notebook 003's synthetic records, without labels, and checks that neighbouring values of
+the latent target are each other's nearest neighbours.
 """
 from __future__ import annotations
 
@@ -143,6 +145,8 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
          + "; share of each component explained by the planted factors (R^2) "
          + ", ".join(f"{v:.2f}" for v in r2))
 
+    f2v = feat2vec_part(out, seed, quick, echo)
+
     model.save(out / "model")
     recs.to_csv(out / "recommendations.csv", index=False)
     sims.to_csv(out / "similar_items.csv", index=False)
@@ -159,6 +163,7 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
         "latent_factors": {"explained_variance_ratio": [float(v) for v in lf.explained_variance_ratio],
                            "r2_vs_planted_factors": r2},
         "fit_seconds": fit_seconds,
+        "feat2vec": f2v,
     }
     metrics["seconds"] = time.perf_counter() - t0
     with open(out / "metrics.json", "w", encoding="utf-8") as fh:
@@ -166,8 +171,38 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
     (out / "README.txt").write_text(_README.format(**cfg, n_train=len(train), n_test=len(test), seed=seed),
                                     encoding="utf-8")
     echo(f"\nwrote {out}/: model/, metrics.json, recommendations.csv, similar_items.csv, latent_factors.png, "
-         f"README.txt ({metrics['seconds']:.1f}s)")
+         f"feat2vec_similar.csv, README.txt ({metrics['seconds']:.1f}s)")
     return metrics
+
+
+def feat2vec_part(out: Path, seed: int, quick: bool, echo: Callable[[str], None]) -> dict:
+    """Feat2Vec on notebook 003's records: without labels, do neighbouring values of the target y end up
+    next to each other? (y is the floor of a latent variable, so y=k and y=k+1 are the closest values.)"""
+    from . import Feat2Vec, Numeric
+    from .datasets import feat2vec_records
+
+    n = 20_000 if quick else 100_000
+    df = feat2vec_records(n, seed)
+    t = time.perf_counter()
+    model = Feat2Vec(["item", "id", Numeric(["attr1", "attr2", "attr3"], name="attrs"), "y"], dim=10,
+                     objective="negative_sampling", epochs=4 if quick else 10, batch_size=2000, seed=seed).fit(df)
+    seconds = time.perf_counter() - t
+    counts = df["y"].value_counts()
+    common = sorted(int(v) for v in counts[counts >= max(50, n // 100)].index)
+    yv = model.vectors_["y"]
+    nearest = yv.similar(common, 1, candidates=common)
+    adjacent = float((abs(nearest["label"].astype(int) - nearest["query"].astype(int)) == 1).mean())
+    shown = model.similar([f"y={v}" for v in common[len(common) // 2 - 1:len(common) // 2 + 2]], k=K)
+    echo(f"\nfeat2vec on {n:,} synthetic records (notebook 003: item, id, attrs = 3 real columns, target y), "
+         f"no labels, {len(model.history_)} epochs in {seconds:.1f}s:")
+    for q in dict.fromkeys(shown["query"]):
+        r = shown[shown["query"] == q]
+        echo(f"  {q}: " + ", ".join(f"{lab} ({sc:.2f})" for lab, sc in zip(r["label"], r["score"])))
+    echo(f"  the nearest y value of {adjacent:.0%} of the {len(common)} common y values is an adjacent one "
+         f"(y±1); by chance about {2 / max(len(common) - 1, 1):.0%}")
+    shown.to_csv(out / "feat2vec_similar.csv", index=False)
+    return {"records": n, "epochs": len(model.history_), "fit_seconds": seconds,
+            "adjacent_nearest_y": adjacent, "n_common_y": len(common)}
 
 
 _README = """featvec demo output
@@ -185,4 +220,5 @@ similar_items.csv          5 nearest items for 3 items: learned cosine and the c
 latent_factors.png         PCA of the item vectors (pc1 vs pc2), extreme items labelled
 latent_factors.csv         each item's coordinates on the principal components
 latent_factor_ends.csv     the 10 items at each end of each component
+feat2vec_similar.csv       Feat2Vec on notebook 003's synthetic records: nearest values (any group) of 3 y values
 """
