@@ -52,6 +52,7 @@ import torch
 import featvec
 from featvec import (Bag, Categorical, DeepRecommender, ImplicitRecommender, MatrixFactorization, Numeric,
                      persistence)
+from save_checks import check_interrupted_save
 
 UNKNOWN_USERS = [4242, 4243]
 UNKNOWN_ITEMS = [9090, 9091]
@@ -309,29 +310,8 @@ class TopKContract:
 
     @pytest.mark.parametrize("where", ["save_file", "json.dump"])
     def test_interrupted_save_keeps_the_previous_model(self, model, split, tmp_path, monkeypatch, where):
-        path = model.save(tmp_path / "model")
-        before = {f.name: f.read_bytes() for f in path.iterdir()}
-
-        def boom(*args, **kwargs):  # write part of the file, then fail
-            target = args[1]
-            if isinstance(target, str):
-                with open(target, "wb") as fh:
-                    fh.write(b"partial")
-            else:
-                target.write('{"format_version": ')
-            raise OSError("disk full")
-
-        if where == "save_file":
-            monkeypatch.setattr(persistence, "save_file", boom)
-        else:
-            monkeypatch.setattr(persistence.json, "dump", boom)
-        with pytest.raises(OSError, match="disk full"):
-            model.save(path)
-        with pytest.raises(OSError, match="disk full"):
-            model.save(tmp_path / "fresh")
-        monkeypatch.undo()
-        assert os.listdir(tmp_path) == ["model"]  # no temp folder, no half-written "fresh"
-        assert {f.name: f.read_bytes() for f in path.iterdir()} == before
+        check_interrupted_save(model.save, tmp_path, monkeypatch, where, "model")
+        path = tmp_path / "model"
         np.testing.assert_array_equal(featvec.load(path).predict(split[1]), model.predict(split[1]))
 
     def test_load_rejects_a_wrong_format_version(self, model, tmp_path):

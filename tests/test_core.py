@@ -18,6 +18,7 @@ from featvec.nn import MLP, FeatureEmbedding, GroupSpec, Regression, dot
 from featvec.schema import (check_unique_names, emb_size_rule, feature_from_dict, feature_name,
                             feature_to_dict, infer_features)
 from featvec.training import Callback, Trainer, lr_at, make_optimizer, uses_sparse_gradients
+from save_checks import check_interrupted_save
 
 
 # ---------------------------------------------------------------- schema
@@ -625,29 +626,14 @@ def test_save_state_roundtrip(tmp_path):
 
 @pytest.mark.parametrize("where", ["save_file", "json.dump"])
 def test_interrupted_save_state_keeps_the_old_folder(tmp_path, monkeypatch, where):
-    path = persistence.save_state(tmp_path / "m", "Thing", {"v": 1}, _state(1.0))
-    before = {f.name: f.read_bytes() for f in path.iterdir()}
+    version = iter([1.0, 2.0, 2.0])
 
-    def boom(*args, **kwargs):
-        target = args[1]
-        if isinstance(target, str):
-            with open(target, "wb") as fh:
-                fh.write(b"half")
-        else:
-            target.write('{"half": ')
-        raise OSError("disk full")
+    def save(p):
+        v = next(version)
+        return persistence.save_state(p, "Thing", {"v": int(v)}, _state(v))
 
-    if where == "save_file":
-        monkeypatch.setattr(persistence, "save_file", boom)
-    else:
-        monkeypatch.setattr(persistence.json, "dump", boom)
-    with pytest.raises(OSError, match="disk full"):
-        persistence.save_state(path, "Thing", {"v": 2}, _state(2.0))
-    with pytest.raises(OSError, match="disk full"):
-        persistence.save_state(tmp_path / "new", "Thing", {"v": 2}, _state(2.0))
-    monkeypatch.undo()
-    assert os.listdir(tmp_path) == ["m"]  # no temp folder, no half-written "new"
-    assert {f.name: f.read_bytes() for f in path.iterdir()} == before
+    check_interrupted_save(save, tmp_path, monkeypatch, where)
+    path = tmp_path / "m"
     assert persistence.read_state(path)[1] == {"v": 1}
 
 

@@ -22,6 +22,7 @@ from featvec.metrics import percentile_rank
 from featvec.nn import losses
 from featvec.models.feat2vec_net import Feat2VecNet, RecordRows
 from featvec.nn.interactions import fm
+from save_checks import check_interrupted_save
 
 
 def sigmoid(x: float) -> float:
@@ -365,29 +366,8 @@ class TestFeat2VecContract:
 
     @pytest.mark.parametrize("where", ["save_file", "json.dump"])
     def test_interrupted_save_keeps_the_previous_model(self, model, queries, tmp_path, monkeypatch, where):
-        path = model.save(tmp_path / "m")
-        before = {f.name: f.read_bytes() for f in path.iterdir()}
-
-        def boom(*args, **kwargs):  # write part of the file, then fail
-            target = args[1]
-            if isinstance(target, str):
-                with open(target, "wb") as fh:
-                    fh.write(b"partial")
-            else:
-                target.write('{"format_version": ')
-            raise OSError("disk full")
-
-        if where == "save_file":
-            monkeypatch.setattr(persistence, "save_file", boom)
-        else:
-            monkeypatch.setattr(persistence.json, "dump", boom)
-        with pytest.raises(OSError, match="disk full"):
-            model.save(path)
-        with pytest.raises(OSError, match="disk full"):
-            model.save(tmp_path / "fresh")
-        monkeypatch.undo()
-        assert os.listdir(tmp_path) == ["m"]
-        assert {f.name: f.read_bytes() for f in path.iterdir()} == before
+        check_interrupted_save(model.save, tmp_path, monkeypatch, where, "m")
+        path = tmp_path / "m"
         np.testing.assert_array_equal(featvec.load(path).score(queries), model.score(queries))
 
     def test_load_rejects_a_wrong_format_version(self, model, tmp_path):
