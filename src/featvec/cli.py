@@ -466,6 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_titles(p)
     p.set_defaults(func=cmd_similar)
 
+    from .cli_lookalike import add_parser as add_lookalike
+
+    add_lookalike(sub, _Formatter)
+
     p = sub.add_parser("factors", formatter_class=_Formatter, help="PCA latent factors of the item vectors",
                        description="PCA of the item vectors of the most-rated items (notebook 004): the explained "
                                    "variance and the items at both ends of each component; --out writes "

@@ -133,3 +133,24 @@ def percentile_rank(scores, target) -> np.ndarray:
     higher = (scores > true).sum(1)
     ties = (scores == true).sum(1) - 1
     return (higher + 0.5 * ties) / (c - 1)
+
+
+def roc_auc(labels, scores) -> float:
+    """Area under the ROC curve: the probability that a random positive scores above a random negative
+    (ties count half), by ranks. NaN when only one class is present."""
+    y = np.asarray(labels).astype(bool).reshape(-1)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if y.shape != s.shape:
+        raise ValueError(f"need one score per label, got {s.shape[0]} scores for {y.shape[0]} labels")
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=np.float64)
+    sorted_s = s[order]
+    # average ranks over ties
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_s)) + 1]
+    ends = np.r_[starts[1:], len(s)]
+    avg = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(avg, ends - starts)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))

@@ -1,0 +1,513 @@
+"""TabularModel: fastai's tabular network (notebook 001) -- one embedding per categorical column, the
+standardised numeric columns beside them, an MLP on top -- for regression (one or several targets) or
+classification, and the learned category vectors as its by-product."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..encoding import FeatureEncoder, _py
+from ..nn import losses
+from ..nn.embedding import FeatureEmbedding, GroupSpec
+from ..nn.interactions import MLP
+from ..nn.objectives import Regression
+from ..persistence import register
+from ..schema import Categorical, Numeric, emb_size_rule
+from ..training import Trainer, resolve_device
+from ..validation import check_frame, check_no_missing, numeric_values, plain, require_columns
+from ..vectors import Vectors, VectorSet
+from .base import BaseModel
+from .recommender import _logit
+
+TASKS = ("auto", "regression", "classification")
+NA_LABEL = "#na#"  # the category a missing categorical value becomes (fastai's name for it)
+NUMERIC = "#numeric"  # the encoder's name for the group of numeric inputs
+AUTO_MAX_CLASSES = 20  # task="auto": an integer target with at most this many values is a classification
+
+
+def _names(x) -> list[str]:
+    if x is None:
+        return []
+    return [x] if isinstance(x, str) else list(x)
+
+
+def _sorted_values(values) -> list:
+    values = _py(values)
+    try:
+        return sorted(values)
+    except TypeError:  # mixed types: first-seen order
+        return values
+
+
+def _plain_json(v):
+    """Tuples as lists, recursively (the JSON config keeps lists)."""
+    if isinstance(v, (list, tuple)):
+        return [_plain_json(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain_json(x) for k, x in v.items()}
+    return v
+
+
+class TabularNet(nn.Module):
+    """Embeddings of the categorical groups, concatenated with the batch-normalised numeric inputs, into an
+    MLP (Linear-BatchNorm-ReLU-dropout per hidden layer). Regression: ``n_out`` values (through the scaled
+    sigmoid of ``y_range`` when given); classification: ``n_out`` logits."""
+
+    def __init__(self, specs: Sequence[GroupSpec], n_numeric: int, layers: Sequence[int], n_out: int,
+                 dropout: float | Sequence[float] = 0.0, task: str = "regression",
+                 y_range: tuple[float, float] | None = None):
+        super().__init__()
+        self.config = {"n_numeric": int(n_numeric), "layers": [int(w) for w in layers], "n_out": int(n_out),
+                       "dropout": dropout if isinstance(dropout, (int, float)) else [float(p) for p in dropout],
+                       "task": task, "y_range": None if y_range is None else [float(v) for v in y_range]}
+        self.embedding = FeatureEmbedding(list(specs), bias=False) if specs else None
+        self.bn_numeric = nn.BatchNorm1d(n_numeric) if n_numeric else None
+        n_in = sum(s.dim for s in specs) + n_numeric
+        self.mlp = MLP(n_in, list(layers), n_out, dropout, batchnorm=True)
+        self.classification = task == "classification"
+        self.objective = None if self.classification else Regression(y_range)
+
+    @property
+    def head(self) -> nn.Linear:
+        return self.mlp.net[-1]
+
+    def forward(self, inputs: Mapping) -> torch.Tensor:
+        parts = []
+        if self.embedding is not None:
+            vectors, _ = self.embedding(inputs)
+            parts += [vectors[g.name] for g in self.embedding.groups]
+        if self.bn_numeric is not None:
+            parts.append(self.bn_numeric(inputs[NUMERIC]))
+        raw = self.mlp(torch.cat(parts, 1))
+        return raw if self.classification else self.objective.output(raw)
+
+    def loss(self, batch) -> tuple[torch.Tensor, int]:
+        inputs, y = batch
+        n = len(y)
+        if self.training and n == 1:  # batch norm cannot train on one row: the row twice has the same loss
+            inputs = {k: torch.cat([v, v]) for k, v in inputs.items()}
+            y = torch.cat([y, y])
+        out = self(inputs)
+        if self.classification:
+            return losses.softmax(out, y).mean(), n
+        return torch.mean((out - y) ** 2), n
+
+
+class TabularRows:
+    """Encoded rows and their targets for the trainer."""
+
+    def __init__(self, inputs: dict, y: torch.Tensor, device):
+        self.inputs = {k: v.to(device) for k, v in inputs.items()}
+        self.y = y.to(device)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def batch(self, rows: torch.Tensor):
+        return {k: v[rows] for k, v in self.inputs.items()}, self.y[rows]
+
+
+@register
+class TabularModel(BaseModel):
+    """fastai's tabular model: a vector per value of each ``categorical`` column, the ``numeric`` columns
+    standardised on the training rows and fed to the MLP as they are (not embedded), then an MLP of
+    ``layers`` (``dropout``: one value, or one per layer) to the output.
+
+    ``target``: one column (regression or classification) or a list of columns (multi-output regression).
+    ``task="auto"`` is classification for a bool / string / categorical target or an integer target with at
+    most 20 distinct values, regression otherwise. Regression targets are standardised on the training rows
+    (``target_scale_``) unless ``y_range=(lo, hi)`` is given, in which case the output is a sigmoid scaled to
+    the range (padded by 5% of the range each side, as in featvec's other presets, so the ends stay
+    reachable) and predictions are clipped to it. Classification (binary too) uses one logit per class and
+    cross-entropy.
+
+    ``emb_dim``: None (fastai's rule on each column's number of values), an int for every column, or a dict
+    column -> int (the rule for the others). Values seen fewer than ``min_count`` times share the
+    'unknown' row, as do values never seen in training (at predict time they are not an error).
+
+    Missing values: a missing categorical value (NaN/None) is its own category, ``"#na#"``, at fit and at
+    predict time. A missing numeric value is replaced by the column's training median, and each numeric
+    column that had missing values in the training rows gets a 0/1 indicator input ``<col>_na`` (fastai's
+    FillMissing); both are kept in the model (``medians_``, ``na_columns_``).
+
+    Training: ``valid`` (or, when ``patience`` is set, ``valid_frac`` of the rows drawn with ``seed``) is
+    scored every epoch; training stops once it has not improved for more than ``patience`` epochs in a row,
+    and keeps the best epoch's weights. Vocabularies, medians and scalings come from the training rows
+    only, so a value found only in the held-out rows is 'unknown'. ``history_`` losses are mean squared
+    errors of the standardised targets (regression without ``y_range``), of the targets (with it), or
+    cross-entropy.
+
+    After ``fit``: ``predict``, ``predict_proba`` (classification), ``score`` (R^2 averaged over targets, or
+    accuracy), ``transform`` (each row's category vectors side by side: the "row vectors"), ``vectors_``
+    (one labelled table per categorical column), ``embedding_sizes_``, ``classes_`` (None for regression),
+    ``target_scale_`` (target -> (mean, std), or None), ``task_``, ``history_``.
+    """
+
+    def __init__(self, categorical: Sequence[str] = (), numeric: Sequence[str] = (),
+                 target: str | Sequence[str] | None = None, task: str = "auto", layers: Sequence[int] = (512, 256),
+                 dropout: float | Sequence[float] = 0.0, emb_dim: int | Mapping[str, int] | None = None,
+                 y_range: tuple[float, float] | None = None, epochs: int = 20, batch_size: int = 512,
+                 lr: float = 1e-2, optimizer: str = "adamw", weight_decay: float = 1e-2, schedule: str = "onecycle",
+                 valid_frac: float = 0.1, patience: int | None = 3, min_count: int = 1, seed: int = 0,
+                 device: str = "cpu", show_progress: bool = False):
+        self.categorical, self.numeric, self.target, self.task = categorical, numeric, target, task
+        self.layers, self.dropout, self.emb_dim, self.y_range = layers, dropout, emb_dim, y_range
+        self.epochs, self.batch_size, self.lr, self.optimizer = epochs, batch_size, lr, optimizer
+        self.weight_decay, self.schedule, self.valid_frac, self.patience = weight_decay, schedule, valid_frac, patience
+        self.min_count, self.seed, self.device, self.show_progress = min_count, seed, device, show_progress
+
+    # ------------------------------------------------------------------ set-up
+
+    def _check_params(self) -> tuple[list[str], list[str], list[str]]:
+        cats, nums, targets = _names(self.categorical), _names(self.numeric), _names(self.target)
+        named = [c for c in cats + nums + targets if not isinstance(c, str)]
+        if named:
+            raise ValueError(f"column names must be strings, got {named[:5]}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if not targets:
+            raise ValueError("TabularModel needs a target column: TabularModel(target='y', ...)")
+        if not cats and not nums:
+            raise ValueError("TabularModel needs at least one feature column (categorical=[...] or numeric=[...])")
+        for what, cols in (("categorical", cats), ("numeric", nums), ("target", targets)):
+            dup = sorted({c for c in cols if cols.count(c) > 1})
+            if dup:
+                raise ValueError(f"{what} lists column(s) {dup} more than once")
+        both = [c for c in cats if c in nums]
+        if both:
+            raise ValueError(f"column(s) {both} are listed as both categorical and numeric; pick one")
+        feat = [c for c in targets if c in cats or c in nums]
+        if feat:
+            raise ValueError(f"target column(s) {feat} are also listed as features")
+        if NUMERIC in cats:
+            raise ValueError(f"a categorical column cannot be named {NUMERIC!r} (reserved)")
+        if len(targets) > 1 and self.task == "classification":
+            raise ValueError(f"classification takes one target column, got {targets}; several targets are "
+                             "supported for regression only")
+        if self.y_range is not None:
+            if len(self.y_range) != 2 or not float(self.y_range[1]) > float(self.y_range[0]):
+                raise ValueError(f"y_range must be (low, high) with low < high, got {self.y_range!r}")
+            if self.task == "classification":
+                raise ValueError("y_range is for regression; it cannot be used with task='classification'")
+        if isinstance(self.emb_dim, Mapping):
+            unknown = [c for c in self.emb_dim if c not in cats]
+            if unknown:
+                raise ValueError(f"emb_dim names column(s) {unknown} that are not categorical; those are {cats}")
+            dims = list(self.emb_dim.values())
+        else:
+            dims = [] if self.emb_dim is None else [self.emb_dim]
+        if any(int(d) < 1 for d in dims):
+            raise ValueError(f"emb_dim must be >= 1, got {self.emb_dim!r}")
+        if not self.layers or any(int(w) < 1 for w in self.layers):
+            raise ValueError(f"layers needs at least one hidden layer width >= 1, got {self.layers!r}")
+        if not 0 <= float(self.valid_frac) < 1:
+            raise ValueError(f"valid_frac must be in [0, 1), got {self.valid_frac}")
+        if int(self.min_count) < 1:
+            raise ValueError(f"min_count must be >= 1, got {self.min_count}")
+        return cats, nums, targets
+
+    def _resolve_task(self, df: pd.DataFrame, targets: list[str]) -> str:
+        if len(targets) > 1:
+            return "regression"
+        if self.task != "auto":
+            return self.task
+        s = df[targets[0]]
+        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            return "classification"
+        if pd.api.types.is_integer_dtype(s) and s.nunique() <= AUTO_MAX_CLASSES:
+            return "classification"
+        return "regression"
+
+    def _dim(self, column: str, n_in: int) -> int:
+        if isinstance(self.emb_dim, Mapping):
+            return int(self.emb_dim[column]) if column in self.emb_dim else emb_size_rule(n_in)
+        return emb_size_rule(n_in) if self.emb_dim is None else int(self.emb_dim)
+
+    def _features(self) -> list:
+        feats = [Categorical(c, min_count=int(self.min_count)) for c in self.categorical_]
+        num_cols = self.numeric_ + [f"{c}_na" for c in self.na_columns_]
+        if num_cols:
+            feats.append(Numeric(num_cols, name=NUMERIC))
+        return feats
+
+    # ------------------------------------------------------------------ inputs
+
+    def _numeric_values(self, df: pd.DataFrame, what: str) -> dict[str, np.ndarray]:
+        """The numeric columns as float64 (NaN where missing), or an error naming a non-number or infinity."""
+        out = {}
+        for c in self.numeric_:
+            x = numeric_values(df, c, what, allow_nan=True)
+            inf = np.isinf(x)
+            if inf.any():
+                pos = int(np.flatnonzero(inf)[0])
+                raise ValueError(f"{what}: column {c!r} has an infinite value at row {pos} "
+                                 f"(index {plain(df.index[pos])!r}): {plain(x[pos])!r}")
+            out[c] = x
+        return out
+
+    def _frame(self, df: pd.DataFrame, what: str) -> pd.DataFrame:
+        """The model's view of ``df``: categorical NaN -> "#na#", numeric NaN -> train median (+ indicators)."""
+        require_columns(df, self.categorical_ + self.numeric_, what)
+        cols = {}
+        for c in self.categorical_:
+            values = df[c].to_numpy(dtype=object)
+            missing = df[c].isna().to_numpy()
+            if missing.any():
+                values = values.copy()
+                values[missing] = NA_LABEL
+            cols[c] = values
+        for c, x in self._numeric_values(df, what).items():
+            nan = np.isnan(x)
+            cols[c] = np.where(nan, self.medians_[c], x)
+            if c in self.na_columns_:
+                cols[f"{c}_na"] = nan.astype(np.float64)
+        return pd.DataFrame(cols, index=df.index)
+
+    def _encode(self, df: pd.DataFrame, what: str) -> dict:
+        return self.encoder_.transform(self._frame(df, what), what)
+
+    def _target(self, df: pd.DataFrame, what: str) -> np.ndarray:
+        """Regression: float targets [n, k]; classification: class positions [n]."""
+        missing = [t for t in self.targets_ if t not in df.columns]
+        if missing:
+            raise ValueError(f"{what} has no target column(s) {missing}; it has {list(df.columns)[:20]}")
+        if self.task_ == "regression":
+            return np.stack([numeric_values(df, t, what) for t in self.targets_], axis=1)
+        t = self.targets_[0]
+        check_no_missing(df, t, what)
+        codes = pd.Index(self.classes_).get_indexer(df[t].to_numpy(dtype=object))
+        if (codes < 0).any():
+            bad = pd.unique(df[t].to_numpy(dtype=object)[codes < 0])[:5]
+            raise ValueError(f"{what}: target {t!r} has value(s) {_py(bad)} that are not among the classes "
+                             f"seen in training {self.classes_[:20]}")
+        return codes
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, df: pd.DataFrame, valid: pd.DataFrame | None = None) -> "TabularModel":
+        """Learn from the rows of ``df``. ``valid``: rows for the validation loss (default: ``valid_frac`` of
+        ``df`` when ``patience`` is set and there are at least 20 rows)."""
+        cats, nums, targets = self._check_params()
+        df = check_frame(df, "data")
+        missing = [t for t in targets if t not in df.columns]
+        if missing:
+            raise ValueError(f"data has no target column(s) {missing}; it has {list(df.columns)[:20]}")
+        require_columns(df, cats + nums, "data")
+        self.net_ = None  # a fit that fails on the data leaves the model unfitted, not half-updated
+        self.categorical_, self.numeric_, self.targets_ = cats, nums, targets
+        self.task_ = self._resolve_task(df, targets)
+        if self.task_ == "classification":
+            if self.y_range is not None:
+                raise ValueError(f"y_range is for regression, but target {targets[0]!r} is a classification "
+                                 "target (pass task='regression' to regress on it)")
+            check_no_missing(df, targets[0], "data")
+            self.classes_ = _sorted_values(pd.unique(df[targets[0]].to_numpy(dtype=object)))
+            if len(self.classes_) < 2:
+                raise ValueError(f"classification needs at least two classes; target {targets[0]!r} only holds "
+                                 f"{self.classes_[0]!r}")
+        else:
+            self.classes_ = None
+        y_all = self._target(df, "data")
+        x_all = self._numeric_values(df, "data")  # errors name rows of data, before any split
+        train_df, y, train_pos = df, y_all, np.arange(len(df))
+        if valid is not None:
+            valid = check_frame(valid, "valid")
+        elif self.patience is not None and float(self.valid_frac) > 0 and len(df) >= 20:
+            perm = np.random.default_rng(self.seed).permutation(len(df))
+            n_valid = max(1, int(round(len(df) * float(self.valid_frac))))
+            train_pos, valid_pos = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+            train_df, y, valid = df.iloc[train_pos], y_all[train_pos], df.iloc[valid_pos]
+
+        # numeric fill values, indicators and scalings come from the training rows
+        self.medians_, self.na_columns_ = {}, []
+        for c in nums:
+            x = x_all[c][train_pos]
+            med = np.nanmedian(x) if np.isfinite(x).any() else 0.0
+            self.medians_[c] = float(med) if np.isfinite(med) else 0.0
+            if np.isnan(x).any():
+                self.na_columns_.append(c)
+        clash = [f"{c}_na" for c in self.na_columns_ if f"{c}_na" in cats + nums]
+        if clash:
+            raise ValueError(f"column(s) {clash} clash with the missing-value indicator(s) of "
+                             f"{[c[:-3] for c in clash]}; rename them")
+        self.target_scale_ = None
+        if self.task_ == "regression" and self.y_range is None:
+            mean, std = y.mean(0), y.std(0)
+            std = np.where(std > 1e-12, std, 1.0)
+            self.target_scale_ = {t: (float(m), float(s)) for t, m, s in zip(targets, mean, std)}
+        self.encoder_ = FeatureEncoder(self._features()).fit(self._frame(train_df, "data"), "data")
+        self.specs_ = [GroupSpec(c, "categorical", self.encoder_.input_size(c),
+                                 self._dim(c, self.encoder_.input_size(c)), bias=False) for c in cats]
+        self.embedding_sizes_ = {s.name: s.dim for s in self.specs_}
+        self.n_numeric_ = self.encoder_.input_size(NUMERIC) if NUMERIC in self.encoder_.names else 0
+
+        device = resolve_device(self.device)
+        train_rows = TabularRows(self._encode(train_df, "data"), self._y_tensor(y), device)
+        valid_rows = None
+        if valid is not None:
+            valid_rows = TabularRows(self._encode(valid, "valid"), self._y_tensor(self._target(valid, "valid")),
+                                     device)
+        torch.manual_seed(self.seed)
+        net = self._make_net()
+        self._init_head(net, y)
+        net = net.to(device)
+        trainer = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
+                          self.patience if valid_rows is not None else None, self.seed, self.show_progress)
+        self.history_ = trainer.fit(net, train_rows, device, valid_rows)
+        self.net_ = net.eval()
+        self._vectors = None
+        return self
+
+    def _n_out(self) -> int:
+        return len(self.classes_) if self.task_ == "classification" else len(self.targets_)
+
+    def _make_net(self) -> TabularNet:
+        y_range = tuple(float(v) for v in self.y_range) if self.y_range is not None else None
+        return TabularNet(self.specs_, self.n_numeric_, [int(w) for w in self.layers], self._n_out(),
+                          self.dropout, self.task_, y_range if self.task_ == "regression" else None)
+
+    def _y_tensor(self, y: np.ndarray) -> torch.Tensor:
+        if self.task_ == "classification":
+            return torch.as_tensor(y, dtype=torch.long)
+        if self.target_scale_ is not None:
+            mean = np.array([m for m, _ in self.target_scale_.values()])
+            std = np.array([s for _, s in self.target_scale_.values()])
+            y = (y - mean) / std
+        return torch.as_tensor(y, dtype=torch.float32)
+
+    def _init_head(self, net: TabularNet, y: np.ndarray) -> None:
+        """Start from the baseline: the log class frequencies, or the mean target inside y_range."""
+        with torch.no_grad():
+            if self.task_ == "classification":
+                freq = np.bincount(y, minlength=len(self.classes_)) / len(y)
+                net.head.bias.copy_(torch.as_tensor(np.log(np.maximum(freq, 1e-4)), dtype=torch.float32))
+            elif self.y_range is not None:
+                lo_hi = tuple(float(v) for v in self.y_range)
+                net.head.bias.copy_(torch.tensor([_logit(float(m), lo_hi) for m in y.mean(0)]))
+
+    # ------------------------------------------------------------------ prediction
+
+    @property
+    def _dev(self) -> torch.device:
+        return next(self.net_.parameters()).device
+
+    def _outputs(self, df: pd.DataFrame, batch_size: int = 65536) -> np.ndarray:
+        self._check_fitted()
+        df = check_frame(df, "data")
+        inputs = self._encode(df, "data")
+        self.net_.eval()
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(df), batch_size):
+                batch = {k: v[s:s + batch_size].to(self._dev) for k, v in inputs.items()}
+                out.append(self.net_(batch).cpu())
+        return torch.cat(out).double().numpy()
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """Regression: predictions in the targets' units, shape [n] (one target) or [n, k]; classification:
+        the most likely class of each row, as the labels came in (ints stay ints, strings strings)."""
+        out = self._outputs(df)
+        if self.task_ == "classification":
+            return pd.Series(self.classes_, dtype=object).infer_objects().to_numpy()[out.argmax(1)]
+        if self.target_scale_ is not None:
+            out = out * np.array([s for _, s in self.target_scale_.values()]) + \
+                np.array([m for m, _ in self.target_scale_.values()])
+        y_range = self.net_.objective.y_range
+        if y_range is not None:
+            out = np.clip(out, *y_range)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def predict_proba(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Class probabilities (classification only): one column per class (``classes_``), rows as ``df``."""
+        self._check_fitted()
+        if self.task_ != "classification":
+            raise ValueError("predict_proba is for classification; this model is a regression (use predict)")
+        logits = torch.as_tensor(self._outputs(df))
+        proba = torch.softmax(logits, dim=1).numpy()
+        return pd.DataFrame(proba, index=df.index, columns=pd.Index(self.classes_, dtype=object))
+
+    def score(self, df: pd.DataFrame) -> float:
+        """R^2 (averaged over the targets) for regression, accuracy for classification."""
+        self._check_fitted()
+        df = check_frame(df, "data")
+        y = self._target(df, "data")
+        pred = self.predict(df)
+        if self.task_ == "classification":
+            return float(np.mean(np.asarray(self.classes_, dtype=object)[y] == np.asarray(pred, dtype=object)))
+        pred = pred.reshape(len(df), -1)
+        ss_res = ((y - pred) ** 2).sum(0)
+        ss_tot = ((y - y.mean(0)) ** 2).sum(0)
+        r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.where(ss_res > 0, 0.0, 1.0))
+        return float(r2.mean())
+
+    # ------------------------------------------------------------------ vectors
+
+    def transform(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Each row's category vectors side by side: columns ``<col>_<i>`` in the order of ``categorical``
+        (a value unseen in training gets the 'unknown' row: zeros unless rare values were folded into it)."""
+        self._check_fitted()
+        df = check_frame(df, "data")
+        if not self.categorical_:
+            return pd.DataFrame(index=df.index)
+        inputs = self._encode(df, "data")
+        parts, columns = [], []
+        for c in self.categorical_:
+            parts.append(self.net_.embedding.table(c).detach().cpu()[inputs[c]].numpy())
+            columns += [f"{c}_{i}" for i in range(self.embedding_sizes_[c])]
+        return pd.DataFrame(np.concatenate(parts, axis=1), index=df.index, columns=columns)
+
+    @property
+    def vectors_(self) -> VectorSet:
+        """One table per categorical column: its values (``"#na#"`` for missing) and their vectors."""
+        self._check_fitted()
+        if self._vectors is None:
+            tables = {}
+            for c in self.categorical_:
+                matrix = self.net_.embedding.table(c).detach().cpu().numpy()[1:]
+                tables[c] = Vectors(self.encoder_.vocabs[c].values, matrix, name=c)
+            self._vectors = VectorSet(tables)
+        return self._vectors
+
+    # ------------------------------------------------------------------ persistence
+
+    def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        params = self.get_params()
+        tuples = [k for k, v in params.items() if isinstance(v, tuple)]
+        if isinstance(params["emb_dim"], Mapping):
+            params["emb_dim"] = dict(params["emb_dim"])
+        config = {"params": _plain_json(params), "tuple_params": tuples, "task": self.task_,
+                  "categorical": self.categorical_, "numeric": self.numeric_, "targets": self.targets_,
+                  "classes": None if self.classes_ is None else _py(self.classes_),
+                  "medians": self.medians_, "na_columns": self.na_columns_, "target_scale": self.target_scale_,
+                  "encoder": self.encoder_.state(), "specs": [vars(s) for s in self.specs_],
+                  "n_numeric": self.n_numeric_, "net": self.net_.config, "history": self.history_}
+        tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
+        return config, tensors
+
+    @classmethod
+    def _from_state(cls, config: dict, tensors: dict) -> "TabularModel":
+        params = dict(config["params"])
+        for k in config.get("tuple_params", []):
+            params[k] = tuple(params[k])
+        model = cls(**params)
+        model.task_, model.targets_, model.classes_ = config["task"], config["targets"], config["classes"]
+        model.categorical_, model.numeric_ = config["categorical"], config["numeric"]
+        model.medians_, model.na_columns_ = config["medians"], config["na_columns"]
+        ts = config["target_scale"]
+        model.target_scale_ = None if ts is None else {t: tuple(v) for t, v in ts.items()}
+        model.encoder_ = FeatureEncoder.from_state(model._features(), config["encoder"])
+        model.specs_ = [GroupSpec(**s) for s in config["specs"]]
+        model.embedding_sizes_ = {s.name: s.dim for s in model.specs_}
+        model.n_numeric_ = config["n_numeric"]
+        model.history_ = config.get("history", [])
+        net_config = dict(config["net"])
+        net_config["y_range"] = None if net_config["y_range"] is None else tuple(net_config["y_range"])
+        model.net_ = TabularNet(model.specs_, **net_config)
+        model.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        model.net_.eval()
+        model._vectors = None
+        return model
