@@ -240,3 +240,17 @@ def test_validation_helpers():
     np.testing.assert_array_equal(numeric_values(df, "c"), [1.0, 2.0, 3.0])  # numbers stored as text are fine
     clean_error(lambda: check_frame(df.iloc[:0], "things"), "things", "empty")
     clean_error(lambda: check_frame("not a frame"), "DataFrame", "str")
+
+
+def test_numeric_values_rejects_infinity_even_when_missing_values_are_allowed():
+    import numpy as np
+    import pandas as pd
+
+    from featvec.validation import numeric_values
+
+    df = pd.DataFrame({"x": [1.0, np.nan, np.inf]})
+    assert np.isnan(numeric_values(df.iloc[:2], "x", allow_nan=True)[1])
+    with pytest.raises(ValueError, match=r"column 'x' has an infinite value at row 2"):
+        numeric_values(df, "x", allow_nan=True)
+    with pytest.raises(ValueError, match=r"column 'x' has a missing or infinite value at row 1"):
+        numeric_values(df, "x")

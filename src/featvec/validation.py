@@ -58,12 +58,11 @@ def numeric_values(df: pd.DataFrame, column: str, what: str = "data", allow_nan:
                 )
         s = conv
     values = s.to_numpy(dtype=np.float64, na_value=np.nan)
-    if not allow_nan:
-        bad = ~np.isfinite(values)
-        if bad.any():
-            pos, label = _first_bad(df, bad)
-            raise ValueError(
-                f"{what}: column {column!r} has a missing or infinite value at row {pos} "
-                f"(index {label!r}): {plain(values[pos])!r}"
-            )
+    bad = np.isinf(values) if allow_nan else ~np.isfinite(values)
+    if bad.any():
+        pos, label = _first_bad(df, bad)
+        raise ValueError(
+            f"{what}: column {column!r} has {'an infinite' if allow_nan else 'a missing or infinite'} value at "
+            f"row {pos} (index {label!r}): {plain(values[pos])!r}"
+        )
     return values
