@@ -1,12 +1,12 @@
 """featvec: embeddings for everything in behavioural and tabular data."""
 from .factors import LatentFactors, latent_factors
 from .evaluation import evaluate
-from .models import DeepRecommender, Feat2Vec, ImplicitRecommender, MatrixFactorization, TabularModel
+from .models import DeepRecommender, Feat2Vec, ImplicitRecommender, MatrixFactorization, TabularModel, UserModel
 from .lookalike import lookalikes, user_vectors
 from .persistence import load
 from .schema import Bag, Categorical, Numeric
 from .vectors import Vectors, VectorSet
 
 __version__ = "0.1.0"
-__all__ = ["Feat2Vec", "TabularModel", "lookalikes", "user_vectors", "MatrixFactorization", "DeepRecommender", "ImplicitRecommender", "evaluate", "load", "Categorical", "Numeric", "Bag", "Vectors",
+__all__ = ["Feat2Vec", "TabularModel", "UserModel", "lookalikes", "user_vectors", "MatrixFactorization", "DeepRecommender", "ImplicitRecommender", "evaluate", "load", "Categorical", "Numeric", "Bag", "Vectors",
            "VectorSet", "latent_factors", "LatentFactors", "__version__"]

@@ -160,9 +160,13 @@ def cmd_fit(args) -> int:
     from . import DeepRecommender, MatrixFactorization
 
     implicit = args.model == "implicit"
-    if args.model == "feat2vec" or args.records:
-        if args.model != "feat2vec" or not args.records:
-            raise ValueError("--records goes with --model feat2vec (and feat2vec reads --records FILE)")
+    if args.model in ("feat2vec", "user") or args.records:
+        if args.model not in ("feat2vec", "user") or not args.records:
+            raise ValueError("--records goes with --model feat2vec or user (and they read --records FILE)")
+        if args.model == "user":
+            from .cli_user import fit_user
+
+            return fit_user(args, read_table)
         from .cli_feat2vec import fit_feat2vec
 
         return fit_feat2vec(args, read_table)
@@ -390,9 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--records", metavar="FILE", help="any table of records, for --model feat2vec")
     _add_data(p)
     _add_cols(p, ("user_id", "item_id", "rating"))
-    p.add_argument("--model", choices=["mf", "deep", "implicit", "feat2vec"], default="mf",
+    p.add_argument("--model", choices=["mf", "deep", "implicit", "feat2vec", "user"], default="mf",
                    help="mf: dot product + biases; deep: MLP; implicit: top-K from interactions without ratings; "
-                        "feat2vec: a vector for every value of every --groups column, from --records")
+                        "feat2vec: a vector for every value of every --groups column, from --records; "
+                        "user: demographics (--targets) from bags of events (--bags), one row per user in --records")
+    p.add_argument("--bags", nargs="+", metavar="COL[:WEIGHTS][:SEP]", help="user model: list columns (text split "
+                   "on SEP, default '|'), optional weights column")
+    p.add_argument("--targets", nargs="+", metavar="COL", help="user model: columns to predict together")
+    p.add_argument("--attributes", nargs="+", metavar="COL", help="user model: extra categorical inputs")
     from .cli_feat2vec import GROUPS_HELP
 
     p.add_argument("--groups", nargs="+", metavar="SPEC", help="feat2vec " + GROUPS_HELP)
@@ -467,8 +476,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_similar)
 
     from .cli_lookalike import add_parser as add_lookalike
+    from .cli_user import add_infer_parser
 
     add_lookalike(sub, _Formatter)
+    add_infer_parser(sub, _Formatter)
 
     p = sub.add_parser("factors", formatter_class=_Formatter, help="PCA latent factors of the item vectors",
                        description="PCA of the item vectors of the most-rated items (notebook 004): the explained "

@@ -154,3 +154,33 @@ def roc_auc(labels, scores) -> float:
     avg = (starts + ends + 1) / 2.0
     ranks[order] = np.repeat(avg, ends - starts)
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def classification_metrics(y_true, proba, classes, n_bins: int = 15) -> dict:
+    """accuracy, macro-F1, log-loss (natural log, probabilities clipped at 1e-15), ECE (expected calibration
+    error of the top class over ``n_bins`` equal-width confidence bins) and, for two classes, ROC-AUC of the
+    second class. ``proba`` [n, k] columns in the order of ``classes``; labels outside ``classes`` are an
+    error."""
+    classes = list(classes)
+    p = np.asarray(proba, dtype=np.float64)
+    idx = np.array([classes.index(v) if v in classes else -1 for v in y_true])
+    if (idx < 0).any():
+        raise ValueError(f"label {list(y_true)[int(np.flatnonzero(idx < 0)[0])]!r} is not one of {classes}")
+    n, k = p.shape
+    pred = p.argmax(1)
+    f1 = []
+    for c in range(k):
+        tp = np.sum((pred == c) & (idx == c))
+        fp, fn = np.sum((pred == c) & (idx != c)), np.sum((pred != c) & (idx == c))
+        f1.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    present = [c for c in range(k) if np.any(idx == c) or np.any(pred == c)]
+    conf = p.max(1)
+    correct = pred == idx
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    ece = sum(abs(correct[bins == b].mean() - conf[bins == b].mean()) * np.mean(bins == b)
+              for b in range(n_bins) if np.any(bins == b))
+    out = {"accuracy": float(correct.mean()), "macro_f1": float(np.mean([f1[c] for c in present])),
+           "log_loss": float(-np.mean(np.log(np.clip(p[np.arange(n), idx], 1e-15, 1.0)))), "ece": float(ece)}
+    if k == 2:
+        out["auc"] = roc_auc(idx == 1, p[:, 1])
+    return out

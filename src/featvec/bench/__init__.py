@@ -28,8 +28,15 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
     p = str(protocol).strip().upper()
     if p not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
-    if p not in ("E", "I", "S", "F", "L"):
-        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E, I, F, L, S)")
+    if p not in ("E", "I", "S", "F", "L", "U"):
+        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E, I, F, L, U, S)")
+    if p == "U":
+        from .protocol_u import run_protocol_u
+
+        rows = run_protocol_u(data_dir, seeds=seeds, systems=systems, peers=peers, out_dir=out_dir,
+                              emit=lambda line: print(line, flush=True),
+                              log=lambda msg: print(msg, file=sys.stderr, flush=True))
+        return 1 if any("error" in r and r["system"].startswith("featvec.") for r in rows) else 0
     if p == "L":
         from .protocol_l import run_protocol_l
 

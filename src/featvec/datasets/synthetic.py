@@ -188,3 +188,40 @@ def feat2vec_records(n: int = 100_000, seed: int = 0) -> pd.DataFrame:
     latent = np.where(np.abs(latent) >= 10, 0.0, latent)
     return pd.DataFrame({"item": item, "id": ident, "attr1": a1, "attr2": a2, "attr3": a3, "latent": latent,
                          "y": np.floor(latent).astype(np.int64)})
+
+
+def user_sequences(n_users: int = 1000, seed: int = 0, planted: bool = False, effect: float = 4.0,
+                   max_len: int = 200) -> tuple[pd.DataFrame, dict]:
+    """Notebook 000's users: two sequences of categories per user (``seq1`` over 100 categories, ``seq2``
+    over 50; lengths uniform in [0, max_len), so some are empty) and targets ``marital`` (single, married,
+    divorced, widowed) and ``children`` (1, 2, 2+), each uniform.
+
+    ``planted=False``: the notebook's pure noise -- the sequences say nothing about the targets, so no
+    model can beat the majority rate. ``planted=True``: each class of each target has its own 3 categories
+    of ``seq1`` drawn ``effect`` times as often as the others (``seq2`` stays noise), so a user's class
+    shows in the share of those categories. Returns (frame, truth) with truth = {target: {class:
+    [categories]}}."""
+    if n_users < 1:
+        raise ValueError(f"n_users must be >= 1, got {n_users}")
+    rng = np.random.default_rng(seed)
+    targets = {"marital": ["single", "married", "divorced", "widowed"], "children": ["1", "2", "2+"]}
+    y = {t: rng.choice(len(c), n_users) for t, c in targets.items()}
+    truth: dict = {t: {} for t in targets}
+    cats = rng.permutation(100)
+    k = 0
+    for t, classes in targets.items():
+        for j, c in enumerate(classes):
+            truth[t][c] = [int(v) for v in cats[k:k + 3]]
+            k += 3
+    seq1, seq2 = [], []
+    for u in range(n_users):
+        p = np.ones(100)
+        if planted:
+            for t, classes in targets.items():
+                p[truth[t][classes[y[t][u]]]] *= effect
+        p /= p.sum()
+        seq1.append(rng.choice(100, rng.integers(max_len), p=p).tolist())
+        seq2.append(rng.integers(0, 50, rng.integers(max_len)).tolist())
+    frame = pd.DataFrame({"user_id": np.arange(n_users), "seq1": seq1, "seq2": seq2,
+                          **{t: np.asarray(c, dtype=object)[y[t]] for t, c in targets.items()}})
+    return frame, truth

@@ -1,0 +1,652 @@
+"""UserModel: notebook 000's deep user model -- several sequences (bags) of categorical events per user, each
+pooled into one embedding (the notebook's fraction vector times a matrix, done sparse), optional attributes
+beside them, an MLP whose last hidden layer is the user vector, and one softmax head per categorical target
+(gender, age bucket, occupation...), all trained together. A missing label masks only its own task's loss."""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..encoding import FeatureEncoder, _bag_lists, _check_weights, take
+from ..nn.embedding import FeatureEmbedding, GroupSpec
+from ..nn.interactions import MLP
+from ..persistence import register
+from ..schema import Bag, Categorical, Numeric, emb_size_rule, feature_from_dict, feature_name, feature_to_dict
+from ..training import Trainer, resolve_device
+from ..validation import check_frame, check_no_missing, numeric_values, plain, require_columns
+from ..vectors import Vectors, VectorSet
+from .base import BaseModel
+from .tabular import NA_LABEL, _names, _sorted_values
+
+MISSING = -1  # the class position of a missing label: its row adds nothing to that task's loss
+LOG_T_RANGE = (math.log(0.05), math.log(20.0))  # temperatures are searched in [0.05, 20]
+
+
+def _features_list(x) -> list:
+    """``bags`` / ``attributes`` as a list: one column name or feature object, or a sequence of them."""
+    if x is None:
+        return []
+    return [x] if isinstance(x, (str, Bag, Categorical, Numeric)) else list(x)
+
+
+def _to_json(v):
+    """Parameters as JSON that comes back with the same types: feature objects, tuples and dicts (whose
+    keys may be class labels of any type) are tagged."""
+    if isinstance(v, (Bag, Categorical, Numeric)):
+        return {"__feature__": feature_to_dict(v)}
+    if isinstance(v, tuple):
+        return {"__tuple__": [_to_json(x) for x in v]}
+    if isinstance(v, list):
+        return [_to_json(x) for x in v]
+    if isinstance(v, Mapping):
+        return {"__dict__": [[_to_json(k), _to_json(x)] for k, x in v.items()]}
+    return v.item() if hasattr(v, "item") else v
+
+
+def _from_json(v):
+    if isinstance(v, list):
+        return [_from_json(x) for x in v]
+    if isinstance(v, dict):
+        if "__feature__" in v:
+            return feature_from_dict(v["__feature__"])
+        if "__tuple__" in v:
+            return tuple(_from_json(x) for x in v["__tuple__"])
+        if "__dict__" in v:
+            return {_from_json(k): _from_json(x) for k, x in v["__dict__"]}
+    return v
+
+
+def _labels(df: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """A target column's values (object) and where they are present."""
+    present = df[target].notna().to_numpy()
+    return df[target].to_numpy(dtype=object), present
+
+
+def _codes(values: np.ndarray, present: np.ndarray, classes: list) -> np.ndarray:
+    """Class positions of the present labels; MISSING where absent or not among ``classes``."""
+    codes = np.full(len(values), MISSING, dtype=np.int64)
+    if present.any():
+        codes[present] = pd.Index(classes, dtype=object).get_indexer(pd.Index(values[present], dtype=object))
+    return codes
+
+
+def scale(logits: np.ndarray, temperature: float, center=None) -> np.ndarray:
+    """Temperature scaling around ``center`` (a task's baseline log-probabilities; None: 0, the plain
+    ``logits / T``): ``center + (logits - center) / T``. As T grows the probabilities go to softmax(center)."""
+    if center is None:
+        return logits / temperature
+    center = np.asarray(center, dtype=np.float64)
+    return center + (logits - center) / temperature
+
+
+def _nll(logits: np.ndarray, y: np.ndarray, log_t: float, center=None) -> float:
+    """Mean negative log-likelihood of the labels ``y`` under the softmax of the scaled logits."""
+    z = scale(logits, math.exp(log_t), center)
+    z = z - z.max(1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(1, keepdims=True))
+    return float(-log_p[np.arange(len(y)), y].mean())
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray, center=None, iters: int = 60) -> float:
+    """The temperature T in [0.05, 20] minimising the NLL of softmax(scale(logits, T, center)): golden-section
+    search over log T (the logits are linear in 1/T, so the NLL is convex in 1/T, hence unimodal in log T).
+    T = 1 when no temperature does better than 1."""
+    lo, hi = LOG_T_RANGE
+    g = (math.sqrt(5) - 1) / 2
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = _nll(logits, y, a, center), _nll(logits, y, b, center)
+    for _ in range(iters):
+        if fa <= fb:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = _nll(logits, y, a, center)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = _nll(logits, y, b, center)
+    best = a if fa <= fb else b
+    return float(math.exp(best)) if min(fa, fb) < _nll(logits, y, 0.0, center) else 1.0
+
+
+class UserNet(nn.Module):
+    """The pooled bag embeddings and categorical attribute embeddings, concatenated with the standardised
+    numeric attributes, into an MLP (Linear-BatchNorm-ReLU-dropout per hidden layer); the last hidden layer's
+    output is the user vector, and one linear layer maps it to the logits of every task side by side
+    (``n_classes`` per task: a softmax head each)."""
+
+    def __init__(self, specs: Sequence[GroupSpec], numeric: Mapping[str, int], layers: Sequence[int],
+                 n_classes: Sequence[int], dropout: float | Sequence[float] = 0.0):
+        super().__init__()
+        self.config = {"numeric": {k: int(v) for k, v in numeric.items()}, "layers": [int(w) for w in layers],
+                       "n_classes": [int(k) for k in n_classes],
+                       "dropout": dropout if isinstance(dropout, (int, float)) else [float(p) for p in dropout]}
+        self.embedding = FeatureEmbedding(list(specs), bias=False) if specs else None
+        self.numeric = list(numeric)
+        n_in = sum(s.dim for s in specs) + sum(numeric.values())
+        self.mlp = MLP(n_in, list(layers), sum(n_classes), dropout, batchnorm=True)
+        self.n_classes = [int(k) for k in n_classes]
+        # per-class weights of the cross-entropy, the tasks' classes side by side (all 1 without class_weight)
+        self.register_buffer("class_weight", torch.ones(sum(n_classes)))
+
+    @property
+    def head(self) -> nn.Linear:
+        return self.mlp.net[-1]
+
+    def represent(self, inputs: Mapping) -> torch.Tensor:
+        """The user vectors: the last hidden layer's output."""
+        parts = []
+        if self.embedding is not None:
+            vectors, _ = self.embedding(inputs)
+            parts += [vectors[g.name] for g in self.embedding.groups]
+        parts += [inputs[name] for name in self.numeric]
+        return self.mlp.net[:-1](torch.cat(parts, 1))
+
+    def forward(self, inputs: Mapping) -> torch.Tensor:
+        """Logits of all tasks, [B, sum of n_classes]."""
+        return self.head(self.represent(inputs))
+
+    def task_losses(self, logits: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        """Each task's (class-weighted) cross-entropy, averaged over the rows whose label is present
+        (``y[:, t] >= 0``); 0 for a task with no label in the batch."""
+        out, start = [], 0
+        for t, k in enumerate(self.n_classes):
+            z, yt = logits[:, start:start + k], y[:, t]
+            present = yt >= 0
+            target = yt.clamp_min(0)
+            w = self.class_weight[start:start + k][target] * present
+            ce = F.cross_entropy(z, target, reduction="none")
+            out.append((ce * w).sum() / present.sum().clamp_min(1))
+            start += k
+        return out
+
+    def loss(self, batch) -> tuple[torch.Tensor, int]:
+        inputs, y = batch
+        n = len(y)
+        if self.training and n == 1:  # batch norm cannot train on one row: the row twice has the same loss
+            twice = torch.zeros(2, dtype=torch.long, device=y.device)
+            inputs = {k: take(v, twice) for k, v in inputs.items()}
+            y = y[twice]
+        return torch.stack(self.task_losses(self(inputs), y)).sum(), n
+
+
+class UserRows:
+    """Encoded users (tensors and CSR bags) and their class positions [n, tasks] (-1: missing)."""
+
+    def __init__(self, inputs: dict, y: torch.Tensor, device):
+        self.inputs = {k: v.to(device) for k, v in inputs.items()}
+        self.y = y.to(device)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def batch(self, rows: torch.Tensor):
+        return {k: take(v, rows) for k, v in self.inputs.items()}, self.y[rows]
+
+
+@register
+class UserModel(BaseModel):
+    """Notebook 000's deep user model: demographics (or any categorical attributes) inferred from several
+    sequences of categorical events per user, all tasks trained together on one shared user vector.
+
+    ``bags``: columns holding a list of values per row (column names: ``featvec.Bag(col)``, pooled by the
+    mean, i.e. the fraction vector of the notebook times a matrix; or ``Bag`` objects for a ``weights``
+    column such as ratings, another ``pooling`` ("sum", "sqrt"), or their own ``min_count`` / ``max_size``
+    / ``dim``). An empty bag (empty list, NaN or None) gives a zero vector, as do values never seen in
+    training (the 'unknown' row, zero unless rare values were folded into it by ``min_count``).
+
+    ``attributes``: optional extra columns beside the bags: a column name (or ``Categorical``) is embedded
+    like ``TabularModel`` does (a missing value is its own category, ``"#na#"``); a ``featvec.Numeric`` is
+    standardised on the training rows and fed to the MLP as it is (``impute="mean"`` to allow NaN; its ``dim``
+    is not used).
+
+    ``targets``: categorical target columns, one softmax head each on the user vector (the output of the
+    last of ``layers``). A missing label (NaN/None) masks only that task's loss for that row: each task's
+    loss is the mean over the rows holding its label, and the training loss is the sum of the task losses
+    (a row without any label trains nothing). ``classes_[t]`` are the labels present in the rows given to
+    ``fit`` (sorted); integral float labels (ints that pandas stored as floats because of NaN) become ints.
+    ``class_weight``: None, "balanced" (class c of a task weighs n / (k * count_c), counted over the labelled
+    rows of ``fit``'s data), or a dict target -> "balanced" or {class: weight} (unlisted classes weigh 1);
+    each row's cross-entropy is multiplied by its class weight (the task mean still divides by the row count).
+
+    ``dim``: None (fastai's rule on each bag's / categorical attribute's vocabulary size), an int for all,
+    or a dict name -> int (the rule for the others); a ``Bag`` / ``Categorical`` with its own ``dim`` keeps it
+    unless the dict names it.
+
+    Validation and calibration: ``valid`` (or, when ``patience`` is set or ``calibrate`` is on, ``valid_frac``
+    of the rows drawn with ``seed``, given at least 20 rows) is scored every epoch for early stopping (when
+    ``patience`` is set; the best epoch's weights are kept). With ``calibrate=True`` one temperature T per
+    task is then fitted on those rows (NLL of the unweighted softmax, golden-section search over log T in
+    [0.05, 20]) and used by ``predict_proba``: ``softmax(b + (z - b) / T)``, with ``z`` the logits and ``b``
+    the task's baseline (``baselines_``: the log class frequencies of the training labels, weighted by
+    ``class_weight``; the heads start from it). Scaling around the baseline rather than around 0 means
+    that a large T -- the model knows less than it claims -- shrinks towards the class frequencies instead
+    of the uniform distribution. ``temperatures_`` are 1.0 without validation rows or with
+    ``calibrate=False``. Temperature does not change the argmax, so ``predict`` and ``score`` are the same
+    either way. A label in ``valid`` that is not among the classes of ``fit``'s data cannot be scored; those
+    rows are left out of that task (as if the label were missing) with a warning naming the values.
+
+    ``id_col``: an optional column of unique user ids, not a feature; when set, the outputs of
+    ``predict_proba``, ``predict`` and ``transform`` are indexed by the ids instead of the frame's index.
+
+    After ``fit``: ``predict_proba`` (dict target -> DataFrame of probabilities, one column per class),
+    ``predict`` (DataFrame, the most likely label per target), ``score`` (dict target -> accuracy over rows
+    holding a label; a label unseen in training counts as wrong), ``transform`` (the user vectors, columns
+    ``u0``..), ``vectors_`` (one labelled table per bag and per categorical attribute), ``encoder_``,
+    ``net_``, ``classes_``, ``class_weights_`` (target -> one weight per class), ``temperatures_``,
+    ``baselines_``, ``embedding_sizes_``, ``history_`` (losses: sum over tasks of the masked mean cross-entropies).
+    """
+
+    def __init__(self, bags: Sequence[str | Bag] = (), attributes: Sequence[str | Categorical | Numeric] = (),
+                 targets: Sequence[str] = (), dim: int | Mapping[str, int] | None = None,
+                 layers: Sequence[int] = (256, 128), dropout: float | Sequence[float] = 0.2,
+                 class_weight: str | Mapping | None = None, calibrate: bool = True, min_count: int = 1,
+                 epochs: int = 30, batch_size: int = 256, lr: float = 3e-3, optimizer: str = "adamw",
+                 weight_decay: float = 1e-2, schedule: str = "onecycle", valid_frac: float = 0.1,
+                 patience: int | None = 3, seed: int = 0, device: str = "cpu", show_progress: bool = False,
+                 id_col: str | None = None):
+        self.bags, self.attributes, self.targets, self.dim = bags, attributes, targets, dim
+        self.layers, self.dropout, self.class_weight, self.calibrate = layers, dropout, class_weight, calibrate
+        self.min_count, self.epochs, self.batch_size, self.lr = min_count, epochs, batch_size, lr
+        self.optimizer, self.weight_decay, self.schedule = optimizer, weight_decay, schedule
+        self.valid_frac, self.patience, self.seed, self.device = valid_frac, patience, seed, device
+        self.show_progress, self.id_col = show_progress, id_col
+
+    # ------------------------------------------------------------------ set-up
+
+    def _check_params(self) -> tuple[list, list, list[str]]:
+        """The bag features, the attribute features and the target names, after checking the arguments."""
+        if int(self.min_count) < 1:
+            raise ValueError(f"min_count must be >= 1, got {self.min_count}")
+        bags, attrs = [], []
+        for b in _features_list(self.bags):
+            if isinstance(b, str):
+                bags.append(Bag(b, min_count=int(self.min_count)))
+            elif isinstance(b, Bag):
+                bags.append(b)
+            else:
+                raise ValueError(f"bags takes column names or featvec.Bag objects, got {b!r}")
+        for a in _features_list(self.attributes):
+            if isinstance(a, str):
+                attrs.append(Categorical(a, min_count=int(self.min_count)))
+            elif isinstance(a, (Categorical, Numeric)):
+                attrs.append(a)
+            elif isinstance(a, Bag):
+                raise ValueError(f"attribute {a.column!r} is a Bag; pass it in bags=[...]")
+            else:
+                raise ValueError(f"attributes takes column names, featvec.Categorical or featvec.Numeric objects, "
+                                 f"got {a!r}")
+        targets = _names(self.targets)
+        if not bags and not attrs:
+            raise ValueError("UserModel needs at least one input: bags=['items', ...] or attributes=[...]")
+        if not targets:
+            raise ValueError("UserModel needs at least one target column: UserModel(targets=['gender'], ...)")
+        bad = [t for t in targets if not isinstance(t, str)]
+        if bad:
+            raise ValueError(f"target column names must be strings, got {bad[:5]}")
+        dup = sorted({t for t in targets if targets.count(t) > 1})
+        if dup:
+            raise ValueError(f"targets lists column(s) {dup} more than once")
+        names = [feature_name(f) for f in bags + attrs]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"two inputs are named {dup}; give Bag/Numeric objects a different name=")
+        inputs = [c for f in bags + attrs for c in f.columns]
+        clash = [t for t in targets if t in inputs]
+        if clash:
+            raise ValueError(f"target column(s) {clash} are also inputs (bags or attributes)")
+        if self.id_col is not None and (self.id_col in inputs or self.id_col in targets):
+            raise ValueError(f"id_col {self.id_col!r} is also an input or a target; it only names the users")
+        if isinstance(self.dim, Mapping):
+            embedded = [feature_name(f) for f in bags + attrs if not isinstance(f, Numeric)]
+            unknown = [c for c in self.dim if c not in embedded]
+            if unknown:
+                raise ValueError(f"dim names input(s) {unknown} that are not bags or categorical attributes; "
+                                 f"those are {embedded}")
+            dims = list(self.dim.values())
+        else:
+            dims = [] if self.dim is None else [self.dim]
+        dims += [f.dim for f in bags + attrs if not isinstance(f, Numeric) and f.dim is not None]
+        if any(int(d) < 1 for d in dims):
+            raise ValueError(f"dim must be >= 1, got {self.dim!r}")
+        if not self.layers or any(int(w) < 1 for w in self.layers):
+            raise ValueError(f"layers needs at least one hidden layer width >= 1, got {self.layers!r}")
+        if not 0 <= float(self.valid_frac) < 1:
+            raise ValueError(f"valid_frac must be in [0, 1), got {self.valid_frac}")
+        cw = self.class_weight
+        if cw is not None and cw != "balanced":
+            if not isinstance(cw, Mapping):
+                raise ValueError(f"class_weight must be None, 'balanced' or a dict target -> {{class: weight}}, "
+                                 f"got {cw!r}")
+            unknown = [t for t in cw if t not in targets]
+            if unknown:
+                raise ValueError(f"class_weight names target(s) {unknown} that are not among targets {targets}")
+            for t, w in cw.items():
+                if w != "balanced" and not isinstance(w, Mapping):
+                    raise ValueError(f"class_weight[{t!r}] must be 'balanced' or a dict class -> weight, got {w!r}")
+                if isinstance(w, Mapping) and any(not (math.isfinite(float(v)) and float(v) >= 0)
+                                                  for v in w.values()):
+                    raise ValueError(f"class_weight[{t!r}] needs finite weights >= 0, got {dict(w)}")
+        return bags, attrs, targets
+
+    def _dim(self, f) -> int:
+        name, n_in = feature_name(f), self.encoder_.input_size(feature_name(f))
+        if isinstance(self.dim, Mapping) and name in self.dim:
+            return int(self.dim[name])
+        if f.dim is not None:
+            return int(f.dim)
+        if self.dim is None or isinstance(self.dim, Mapping):
+            return emb_size_rule(n_in)
+        return int(self.dim)
+
+    def _classes(self, df: pd.DataFrame, t: str) -> list:
+        values, present = _labels(df, t)
+        classes = _sorted_values(pd.unique(pd.Series(values[present], dtype=object)))
+        if classes and all(isinstance(c, float) and c.is_integer() for c in classes):
+            classes = [int(c) for c in classes]  # ints that NaN turned into floats
+        if len(classes) < 2:
+            held = "no label" if not classes else f"only {classes[0]!r}"
+            raise ValueError(f"target {t!r} needs at least two classes among its present labels; it holds {held}")
+        return classes
+
+    def _class_weights(self, df: pd.DataFrame) -> dict[str, list[float]]:
+        out = {}
+        for t in self.targets_:
+            classes = self.classes_[t]
+            spec = self.class_weight.get(t) if isinstance(self.class_weight, Mapping) else self.class_weight
+            if spec is None:
+                out[t] = [1.0] * len(classes)
+            elif spec == "balanced":
+                values, present = _labels(df, t)
+                counts = np.bincount(_codes(values, present, classes)[present], minlength=len(classes))
+                out[t] = [float(counts.sum() / (len(classes) * c)) for c in counts]
+            else:
+                unknown = [c for c in spec if c not in classes]
+                if unknown:
+                    raise ValueError(f"class_weight[{t!r}] names class(es) {_py_list(unknown)} that target {t!r} "
+                                     f"does not hold; its classes are {classes[:20]}")
+                out[t] = [float(spec.get(c, 1.0)) for c in classes]
+                if not any(out[t]):
+                    raise ValueError(f"class_weight[{t!r}] gives every class weight 0")
+        return out
+
+    # ------------------------------------------------------------------ inputs
+
+    def _frame(self, df: pd.DataFrame, what: str) -> pd.DataFrame:
+        """The input columns the encoder reads, a missing categorical attribute becoming "#na#"."""
+        cols = [c for f in self.features_ for c in f.columns]
+        require_columns(df, cols + ([self.id_col] if self.id_col else []), what)
+        out = {}
+        for f in self.features_:
+            for c in f.columns:
+                values = df[c].to_numpy(dtype=object) if isinstance(f, (Bag, Categorical)) else df[c].to_numpy()
+                if isinstance(f, Categorical):
+                    missing = df[c].isna().to_numpy()
+                    if missing.any():
+                        values = values.copy()
+                        values[missing] = NA_LABEL
+                out[c] = values
+        return pd.DataFrame(out, index=df.index)
+
+    def _check_inputs(self, frame: pd.DataFrame, what: str) -> None:
+        """What the encoder would refuse (a bag cell that is not a list, weights that do not match their bag,
+        a non-numeric value), checked on all of the rows so that errors name rows of the frame given."""
+        for f in self.features_:
+            if isinstance(f, Bag):
+                lists = _bag_lists(frame, f, what)
+                if f.weights:
+                    _check_weights(frame, f, lists, _bag_lists(frame, Bag(f.weights), what), what)
+            elif isinstance(f, Numeric):
+                for c in f.columns:
+                    numeric_values(frame, c, what, allow_nan=f.impute is not None)
+
+    def _encode(self, df: pd.DataFrame, what: str) -> dict:
+        return self.encoder_.transform(self._frame(df, what), what)
+
+    def _index(self, df: pd.DataFrame, what: str) -> pd.Index:
+        if self.id_col is None:
+            return df.index
+        require_columns(df, [self.id_col], what)
+        check_no_missing(df, self.id_col, what)
+        dup = df[self.id_col].duplicated().to_numpy()
+        if dup.any():
+            pos = int(np.flatnonzero(dup)[0])
+            raise ValueError(f"{what}: user id {plain(df[self.id_col].iloc[pos])!r} in column {self.id_col!r} "
+                             f"appears more than once (row {pos})")
+        return pd.Index(df[self.id_col].to_numpy(), name=self.id_col)
+
+    def _y(self, df: pd.DataFrame, what: str) -> np.ndarray:
+        """Class positions [n, tasks], MISSING where a label is absent (or, in ``valid``, unseen in fit)."""
+        missing = [t for t in self.targets_ if t not in df.columns]
+        if missing:
+            raise ValueError(f"{what} has no target column(s) {missing}; it has {list(df.columns)[:20]}")
+        y = np.empty((len(df), len(self.targets_)), dtype=np.int64)
+        for j, t in enumerate(self.targets_):
+            values, present = _labels(df, t)
+            y[:, j] = _codes(values, present, self.classes_[t])
+            unseen = present & (y[:, j] == MISSING)
+            if unseen.any():
+                bad = _py_list(pd.unique(pd.Series(values[unseen], dtype=object))[:5])
+                warnings.warn(f"{what}: target {t!r} has {int(unseen.sum())} label(s) not among the classes of "
+                              f"the training data, e.g. {bad}; those rows are left out of the {t!r} task",
+                              UserWarning, stacklevel=3)
+        return y
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, df: pd.DataFrame, valid: pd.DataFrame | None = None) -> "UserModel":
+        """Learn from the users (rows) of ``df``. ``valid``: rows for early stopping and calibration (default:
+        ``valid_frac`` of ``df`` when ``patience`` is set or ``calibrate`` is on and there are >= 20 rows)."""
+        bags, attrs, targets = self._check_params()
+        df = check_frame(df, "data")
+        missing = [t for t in targets if t not in df.columns]
+        if missing:
+            raise ValueError(f"data has no target column(s) {missing}; it has {list(df.columns)[:20]}")
+        self.net_ = None  # a fit that fails on the data leaves the model unfitted, not half-updated
+        self.features_, self.targets_ = bags + attrs, targets
+        self.bag_names_ = [feature_name(f) for f in bags]
+        self.attribute_names_ = [feature_name(f) for f in attrs]
+        self._index(df, "data")
+        self.classes_ = {t: self._classes(df, t) for t in targets}
+        self.class_weights_ = self._class_weights(df)
+        frame = self._frame(df, "data")
+        self._check_inputs(frame, "data")  # errors name rows of data, before any split
+        train_df, train_frame = df, frame
+        if valid is not None:
+            valid = check_frame(valid, "valid")
+        elif (self.patience is not None or self.calibrate) and float(self.valid_frac) > 0 and len(df) >= 20:
+            perm = np.random.default_rng(self.seed).permutation(len(df))
+            n_valid = max(1, int(round(len(df) * float(self.valid_frac))))
+            train_pos, valid_pos = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+            train_df, train_frame, valid = df.iloc[train_pos], frame.iloc[train_pos], df.iloc[valid_pos]
+        # vocabularies and scalings come from the training rows only
+        self.encoder_ = FeatureEncoder(self.features_).fit(train_frame, "data")
+        self.specs_ = [GroupSpec(feature_name(f), f.kind, self.encoder_.input_size(feature_name(f)), self._dim(f),
+                                 bias=False) for f in self.features_ if not isinstance(f, Numeric)]
+        self.embedding_sizes_ = {s.name: s.dim for s in self.specs_}
+
+        device = resolve_device(self.device)
+        y = self._y(train_df, "data")
+        train_rows = UserRows(self.encoder_.transform(train_frame, "data"), torch.as_tensor(y), device)
+        valid_rows = valid_inputs = valid_y = None
+        if valid is not None:
+            valid_inputs, valid_y = self._encode(valid, "valid"), self._y(valid, "valid")
+            valid_rows = UserRows(valid_inputs, torch.as_tensor(valid_y), device)
+        torch.manual_seed(self.seed)
+        net = self._make_net()
+        self.baselines_ = self._baselines(y)
+        self._init_head(net)
+        net = net.to(device)
+        trainer = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
+                          self.patience if valid_rows is not None else None, self.seed, self.show_progress)
+        self.history_ = trainer.fit(net, train_rows, device, valid_rows)
+        self.net_ = net.eval()
+        self.temperatures_ = {t: 1.0 for t in targets}
+        if self.calibrate and valid_rows is not None:
+            logits = self._logits(valid_inputs, len(valid_y))
+            for j, t in enumerate(targets):
+                present = valid_y[:, j] >= 0
+                if present.any():
+                    self.temperatures_[t] = fit_temperature(logits[t][present], valid_y[present, j],
+                                                            self.baselines_[t])
+        self._vectors = None
+        return self
+
+    def _make_net(self) -> UserNet:
+        numeric = {feature_name(f): self.encoder_.input_size(feature_name(f))
+                   for f in self.features_ if isinstance(f, Numeric)}
+        return UserNet(self.specs_, numeric, [int(w) for w in self.layers],
+                       [len(self.classes_[t]) for t in self.targets_], self.dropout)
+
+    def _baselines(self, y: np.ndarray) -> dict[str, list[float]]:
+        """Each task's baseline: the log of the (class-weighted) frequencies of its training labels."""
+        out = {}
+        for j, t in enumerate(self.targets_):
+            k = len(self.classes_[t])
+            freq = np.bincount(y[:, j][y[:, j] >= 0], minlength=k) * np.asarray(self.class_weights_[t])
+            freq = freq / freq.sum() if freq.sum() > 0 else np.full(k, 1.0 / k)
+            out[t] = [float(v) for v in np.log(np.maximum(freq, 1e-4))]
+        return out
+
+    def _init_head(self, net: UserNet) -> None:
+        """Class weights into the loss, and each head starting from its baseline."""
+        with torch.no_grad():
+            net.class_weight.copy_(torch.as_tensor(np.concatenate([self.class_weights_[t] for t in self.targets_]),
+                                                   dtype=torch.float32))
+            net.head.bias.copy_(torch.as_tensor(np.concatenate([self.baselines_[t] for t in self.targets_]),
+                                                dtype=torch.float32))
+
+    # ------------------------------------------------------------------ prediction
+
+    @property
+    def _dev(self) -> torch.device:
+        return next(self.net_.parameters()).device
+
+    def _run(self, inputs: dict, n: int, fn, batch_size: int = 65536) -> np.ndarray:
+        """``fn`` (the network or its user-vector part) over encoded rows (on the CPU), batch by batch."""
+        self.net_.eval()
+        out = []
+        with torch.no_grad():
+            for s in range(0, n, batch_size):
+                rows = torch.arange(s, min(s + batch_size, n))
+                out.append(fn({k: take(v, rows).to(self._dev) for k, v in inputs.items()}).cpu())
+        return torch.cat(out).double().numpy()
+
+    def _logits(self, inputs: dict, n: int) -> dict[str, np.ndarray]:
+        """Each task's logits (before the temperature)."""
+        out, start, logits = {}, 0, self._run(inputs, n, self.net_)
+        for t in self.targets_:
+            k = len(self.classes_[t])
+            out[t] = logits[:, start:start + k]
+            start += k
+        return out
+
+    def _task_logits(self, df: pd.DataFrame) -> tuple[dict[str, np.ndarray], pd.Index]:
+        self._check_fitted()
+        df = check_frame(df, "data")
+        index = self._index(df, "data")
+        return self._logits(self._encode(df, "data"), len(df)), index
+
+    def _classes_array(self, t: str) -> np.ndarray:
+        return pd.Series(self.classes_[t], dtype=object).infer_objects().to_numpy()
+
+    def predict_proba(self, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Target -> class probabilities (temperature-scaled): one column per class (``classes_[target]``),
+        one row per row of ``df`` (indexed as ``df``, or by ``id_col``); rows sum to 1."""
+        logits, index = self._task_logits(df)
+        out = {}
+        for t, z in logits.items():
+            z = scale(z, self.temperatures_[t], self.baselines_[t])
+            proba = torch.softmax(torch.as_tensor(z), dim=1).numpy()
+            out[t] = pd.DataFrame(proba, index=index, columns=pd.Index(self.classes_[t], dtype=object))
+        return out
+
+    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The most likely class per target, as the labels came in (ints stay ints, strings strings): one
+        column per target, rows as ``df`` (or indexed by ``id_col``)."""
+        logits, index = self._task_logits(df)
+        return pd.DataFrame({t: self._classes_array(t)[z.argmax(1)] for t, z in logits.items()}, index=index)
+
+    def score(self, df: pd.DataFrame) -> dict[str, float]:
+        """Target -> accuracy over the rows of ``df`` that hold a label for it (NaN when none does); a label
+        the model never saw in training counts as wrong."""
+        self._check_fitted()
+        df = check_frame(df, "data")
+        missing = [t for t in self.targets_ if t not in df.columns]
+        if missing:
+            raise ValueError(f"data has no target column(s) {missing}; it has {list(df.columns)[:20]}")
+        logits, _ = self._task_logits(df)
+        out = {}
+        for t, z in logits.items():
+            values, present = _labels(df, t)
+            codes = _codes(values, present, self.classes_[t])
+            out[t] = float(np.mean(z.argmax(1)[present] == codes[present])) if present.any() else float("nan")
+        return out
+
+    # ------------------------------------------------------------------ vectors
+
+    def transform(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The user vectors (the last hidden layer's output), columns ``u0``.., rows as ``df`` (or by
+        ``id_col``)."""
+        self._check_fitted()
+        df = check_frame(df, "data")
+        index = self._index(df, "data")
+        h = self._run(self._encode(df, "data"), len(df), self.net_.represent).astype(np.float32)
+        return pd.DataFrame(h, index=index, columns=[f"u{i}" for i in range(h.shape[1])])
+
+    @property
+    def vectors_(self) -> VectorSet:
+        """One table per bag (its values and their vectors) and per categorical attribute ("#na#" for
+        missing); the 'unknown' row is left out."""
+        self._check_fitted()
+        if self._vectors is None:
+            tables = {}
+            for s in self.specs_:
+                matrix = self.net_.embedding.table(s.name).detach().cpu().numpy()[1:]
+                tables[s.name] = Vectors(self.encoder_.vocabs[s.name].values, matrix, name=s.name)
+            self._vectors = VectorSet(tables)
+        return self._vectors
+
+    # ------------------------------------------------------------------ persistence
+
+    def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        config = {"params": {k: _to_json(v) for k, v in self.get_params().items()},
+                  "features": [feature_to_dict(f) for f in self.features_], "targets": self.targets_,
+                  "bag_names": self.bag_names_, "attribute_names": self.attribute_names_,
+                  "classes": [[t, self.classes_[t]] for t in self.targets_],
+                  "class_weights": self.class_weights_, "temperatures": self.temperatures_,
+                  "baselines": self.baselines_,
+                  "encoder": self.encoder_.state(), "specs": [vars(s) for s in self.specs_],
+                  "net": self.net_.config, "history": self.history_}
+        tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
+        return config, tensors
+
+    @classmethod
+    def _from_state(cls, config: dict, tensors: dict) -> "UserModel":
+        model = cls(**{k: _from_json(v) for k, v in config["params"].items()})
+        model.features_ = [feature_from_dict(d) for d in config["features"]]
+        model.targets_ = list(config["targets"])
+        model.bag_names_, model.attribute_names_ = config["bag_names"], config["attribute_names"]
+        model.classes_ = {t: list(c) for t, c in config["classes"]}
+        model.class_weights_ = config["class_weights"]
+        model.temperatures_ = {t: float(v) for t, v in config["temperatures"].items()}
+        model.baselines_ = config["baselines"]
+        model.encoder_ = FeatureEncoder.from_state(model.features_, config["encoder"])
+        model.specs_ = [GroupSpec(**s) for s in config["specs"]]
+        model.embedding_sizes_ = {s.name: s.dim for s in model.specs_}
+        model.history_ = config.get("history", [])
+        model.net_ = UserNet(model.specs_, **config["net"])
+        model.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        model.net_.eval()
+        model._vectors = None
+        return model
+
+
+def _py_list(values) -> list:
+    return [plain(v) for v in values]
