@@ -17,6 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
+
 NON_METRIC = {"protocol", "dataset", "seed", "system", "fit_s", "peak_rss_mb", "params", "error"}
 
 
@@ -140,13 +142,29 @@ def markdown(rows: Iterable[dict], protocol: str, metrics: Sequence[str] | None 
     return "\n".join(lines).rstrip() + "\n"
 
 
+def mean_std_cell(values, digits: int = 4) -> str:
+    """A table cell "mean ± std" (population std over the seeds) of the values that are not None; the value
+    alone when there is one, "" when there is none. (The F, L and U tables use it.)"""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return ""
+    if len(vals) == 1:
+        return _fmt(vals[0], digits)
+    return f"{_fmt(float(np.mean(vals)), digits)} ± {_fmt(float(np.std(vals)), digits)}"
+
+
+def write_files(rows: Iterable[dict], out_dir, protocol: str, text: str) -> tuple[Path, Path]:
+    """Write ``text`` to ``<out_dir>/<protocol>.md`` and the rows to ``<out_dir>/<protocol>.jsonl``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    md, jl = out / f"{protocol}.md", out / f"{protocol}.jsonl"
+    md.write_text(text, encoding="utf-8")
+    jl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return md, jl
+
+
 def write_report(rows: Iterable[dict], out_dir, protocol: str, metrics: Sequence[str] | None = None,
                  notes: Sequence[str] = ()) -> tuple[Path, Path]:
     """Write ``<out_dir>/<protocol>.md`` and ``<out_dir>/<protocol>.jsonl``; return both paths."""
     rows = list(rows)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    md, jl = out / f"{protocol}.md", out / f"{protocol}.jsonl"
-    md.write_text(markdown(rows, protocol, metrics, notes), encoding="utf-8")
-    jl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return md, jl
+    return write_files(rows, out_dir, protocol, markdown(rows, protocol, metrics, notes))

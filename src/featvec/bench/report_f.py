@@ -1,10 +1,11 @@
 """Protocol F report: each system's mean (± std over seeds) percentile ranks and hit rates."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
+
+from .report import mean_std_cell, write_files
 
 COLUMNS = [("mpr_movie", "movie MPR ↓"), ("hit1_movie", "movie top-1"), ("hit10_movie", "movie top-10"),
            ("mpr_rating", "rating MPR ↓"), ("hit1_rating", "rating top-1"), ("fit_s", "fit s"),
@@ -16,7 +17,7 @@ def _cell(vals: list[float], key: str) -> str:
         return ""
     if key in ("fit_s", "records_per_s"):
         return f"{np.mean(vals):,.0f}" if key == "records_per_s" else f"{np.mean(vals):.1f}"
-    return f"{np.mean(vals):.4f} ± {np.std(vals):.4f}" if len(vals) > 1 else f"{vals[0]:.4f}"
+    return mean_std_cell(vals)
 
 
 def markdown_f(rows: list[dict]) -> str:
@@ -39,10 +40,4 @@ def markdown_f(rows: list[dict]) -> str:
 
 
 def write_report_f(rows: list[dict], out_dir) -> Path:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "F.jsonl", "w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r) + "\n")
-    (out / "F.md").write_text("## Protocol F\n\n" + markdown_f(rows) + "\n", encoding="utf-8")
-    return out / "F.md"
+    return write_files(rows, out_dir, "F", "## Protocol F\n\n" + markdown_f(rows) + "\n")[0]

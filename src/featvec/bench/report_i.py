@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .report import markdown
+from .report import markdown, write_files
 
 ALS_PAIR = ("featvec.ImplicitRecommender[als]", "implicit.ALS")
 
@@ -69,8 +69,6 @@ def als_table(rows: list[dict]) -> list[str]:
 
 
 def write_report_i(rows: list[dict], out_dir) -> tuple[Path, Path]:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     best = [r for r in rows if r.get("best")]
     notes = ["each system's row is its best grid setting by mean Recall@20 over seeds, selected on the test "
              "split for every system alike; the full grids follow",
@@ -80,7 +78,4 @@ def write_report_i(rows: list[dict], out_dir) -> tuple[Path, Path]:
              "peak RSS not measured for this protocol"]
     text = markdown(best, "I", metrics=["recall20", "ndcg20"], notes=notes)
     text += "\n" + "\n".join(grid_table(rows) + als_table(rows)) + "\n"
-    md, jl = out / "I.md", out / "I.jsonl"
-    md.write_text(text, encoding="utf-8")
-    jl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return md, jl
+    return write_files(rows, out_dir, "I", text)

@@ -1,17 +1,13 @@
 """Protocol L report: mean (± std over seeds) look-alike AUC per system, per category, and block shares."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from .report import mean_std_cell, write_files
 
-def _ms(vals) -> str:
-    vals = [v for v in vals if v is not None]
-    if not vals:
-        return ""
-    return f"{np.mean(vals):.4f} ± {np.std(vals):.4f}" if len(vals) > 1 else f"{vals[0]:.4f}"
+
 
 
 def markdown_l(rows: list[dict]) -> str:
@@ -27,8 +23,8 @@ def markdown_l(rows: list[dict]) -> str:
         if errs:
             lines.append(f"| {system} | error: {errs[0]} |" + " |" * (2 + len(cats)))
             continue
-        per = [_ms([r["auc_by_category"].get(c) for r in rs]) for c in cats]
-        lines.append(f"| {system} | {_ms([r['auc'] for r in rs])} | {_ms([r.get('auc_single') for r in rs])} | "
+        per = [mean_std_cell([r["auc_by_category"].get(c) for r in rs]) for c in cats]
+        lines.append(f"| {system} | {mean_std_cell([r['auc'] for r in rs])} | {mean_std_cell([r.get('auc_single') for r in rs])} | "
                      + " | ".join(per) + f" | {np.mean([r.get('fit_s', 0) for r in rs]):.1f} |")
     for key, what in (("block_share", "normalised blocks, equal weights"),
                       ("block_share_raw", "raw blocks concatenated as in notebook 001 (latitude/longitude in degrees)")):
@@ -41,10 +37,4 @@ def markdown_l(rows: list[dict]) -> str:
 
 
 def write_report_l(rows: list[dict], out_dir) -> Path:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "L.jsonl", "w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r) + "\n")
-    (out / "L.md").write_text("## Protocol L\n\n" + markdown_l(rows), encoding="utf-8")
-    return out / "L.md"
+    return write_files(rows, out_dir, "L", "## Protocol L\n\n" + markdown_l(rows))[0]

@@ -1,20 +1,17 @@
 """Protocol U report: per task, each system's pooled metrics (mean ± std over seeds)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
+
+from .report import mean_std_cell, write_files
 
 TASKS = (("gender", ("auc", "accuracy", "macro_f1", "log_loss", "ece")),
          ("age", ("accuracy", "macro_f1", "log_loss", "ece")),
          ("occupation", ("accuracy", "macro_f1", "log_loss", "ece")))
 
 
-def _ms(vals) -> str:
-    if not vals:
-        return ""
-    return f"{np.mean(vals):.4f} ± {np.std(vals):.4f}" if len(vals) > 1 else f"{vals[0]:.4f}"
 
 
 def markdown_u(rows: list[dict]) -> str:
@@ -29,7 +26,7 @@ def markdown_u(rows: list[dict]) -> str:
             if errs:
                 lines.append(f"| {s} | error: {errs[0]} |" + " |" * (len(metrics) - 1))
                 continue
-            lines.append(f"| {s} | " + " | ".join(_ms([r[f"{task}_{m}"] for r in rs]) for m in metrics) + " |")
+            lines.append(f"| {s} | " + " | ".join(mean_std_cell([r[f"{task}_{m}"] for r in rs]) for m in metrics) + " |")
         lines.append("")
     fit = {s: np.mean([r.get("fit_s", 0) for r in rows if r["system"] == s and "error" not in r] or [0]) for s in systems}
     lines.append("fit seconds (5 folds): " + ", ".join(f"{s} {v:.1f}" for s, v in fit.items()))
@@ -37,10 +34,4 @@ def markdown_u(rows: list[dict]) -> str:
 
 
 def write_report_u(rows: list[dict], out_dir) -> Path:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "U.jsonl", "w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r) + "\n")
-    (out / "U.md").write_text("## Protocol U\n\n" + markdown_u(rows), encoding="utf-8")
-    return out / "U.md"
+    return write_files(rows, out_dir, "U", "## Protocol U\n\n" + markdown_u(rows))[0]
