@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .encoding import take
+
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """'cpu' (default), 'cuda', 'mps', or 'auto' (a GPU when present, else CPU)."""
@@ -37,6 +39,28 @@ class Rows(Protocol):
     def __len__(self) -> int: ...
 
     def batch(self, rows: torch.Tensor): ...
+
+
+class LabelledRows:
+    """Encoded inputs (tensors or CSR bags, moved to ``device`` once) and their targets ``y``, as ``Rows``."""
+
+    def __init__(self, inputs: dict, y: torch.Tensor, device):
+        self.inputs = {k: v.to(device) for k, v in inputs.items()}
+        self.y = y.to(device)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def batch(self, rows: torch.Tensor):
+        return {k: take(v, rows) for k, v in self.inputs.items()}, self.y[rows]
+
+
+def twice_if_single(module: nn.Module, inputs: dict, y: torch.Tensor) -> tuple[dict, torch.Tensor]:
+    """Batch norm cannot train on a one-row batch; the row twice has the same mean loss."""
+    if not module.training or len(y) != 1:
+        return inputs, y
+    twice = torch.zeros(2, dtype=torch.long, device=y.device)
+    return {k: take(v, twice) for k, v in inputs.items()}, y[twice]
 
 
 class Trainable(Protocol):

@@ -17,7 +17,7 @@ from ..nn.interactions import MLP
 from ..nn.objectives import Regression
 from ..persistence import register
 from ..schema import Categorical, Numeric, emb_size_rule
-from ..training import Trainer, resolve_device
+from ..training import LabelledRows, Trainer, resolve_device, twice_if_single
 from ..validation import check_frame, check_no_missing, numeric_values, plain, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
@@ -88,27 +88,11 @@ class TabularNet(nn.Module):
     def loss(self, batch) -> tuple[torch.Tensor, int]:
         inputs, y = batch
         n = len(y)
-        if self.training and n == 1:  # batch norm cannot train on one row: the row twice has the same loss
-            inputs = {k: torch.cat([v, v]) for k, v in inputs.items()}
-            y = torch.cat([y, y])
+        inputs, y = twice_if_single(self, inputs, y)
         out = self(inputs)
         if self.classification:
             return losses.softmax(out, y).mean(), n
         return torch.mean((out - y) ** 2), n
-
-
-class TabularRows:
-    """Encoded rows and their targets for the trainer."""
-
-    def __init__(self, inputs: dict, y: torch.Tensor, device):
-        self.inputs = {k: v.to(device) for k, v in inputs.items()}
-        self.y = y.to(device)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def batch(self, rows: torch.Tensor):
-        return {k: v[rows] for k, v in self.inputs.items()}, self.y[rows]
 
 
 @register
@@ -346,10 +330,10 @@ class TabularModel(BaseModel):
         self.n_numeric_ = self.encoder_.input_size(NUMERIC) if NUMERIC in self.encoder_.names else 0
 
         device = resolve_device(self.device)
-        train_rows = TabularRows(self._encode(train_df, "data"), self._y_tensor(y), device)
+        train_rows = LabelledRows(self._encode(train_df, "data"), self._y_tensor(y), device)
         valid_rows = None
         if valid is not None:
-            valid_rows = TabularRows(self._encode(valid, "valid"), self._y_tensor(self._target(valid, "valid")),
+            valid_rows = LabelledRows(self._encode(valid, "valid"), self._y_tensor(self._target(valid, "valid")),
                                      device)
         torch.manual_seed(self.seed)
         net = self._make_net()

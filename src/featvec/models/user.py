@@ -19,7 +19,7 @@ from ..nn.embedding import FeatureEmbedding, GroupSpec
 from ..nn.interactions import MLP
 from ..persistence import register
 from ..schema import Bag, Categorical, Numeric, emb_size_rule, feature_from_dict, feature_name, feature_to_dict
-from ..training import Trainer, resolve_device
+from ..training import LabelledRows, Trainer, resolve_device, twice_if_single
 from ..validation import check_frame, check_no_missing, numeric_values, plain, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
@@ -169,25 +169,8 @@ class UserNet(nn.Module):
     def loss(self, batch) -> tuple[torch.Tensor, int]:
         inputs, y = batch
         n = len(y)
-        if self.training and n == 1:  # batch norm cannot train on one row: the row twice has the same loss
-            twice = torch.zeros(2, dtype=torch.long, device=y.device)
-            inputs = {k: take(v, twice) for k, v in inputs.items()}
-            y = y[twice]
+        inputs, y = twice_if_single(self, inputs, y)
         return torch.stack(self.task_losses(self(inputs), y)).sum(), n
-
-
-class UserRows:
-    """Encoded users (tensors and CSR bags) and their class positions [n, tasks] (-1: missing)."""
-
-    def __init__(self, inputs: dict, y: torch.Tensor, device):
-        self.inputs = {k: v.to(device) for k, v in inputs.items()}
-        self.y = y.to(device)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def batch(self, rows: torch.Tensor):
-        return {k: take(v, rows) for k, v in self.inputs.items()}, self.y[rows]
 
 
 @register
@@ -473,11 +456,11 @@ class UserModel(BaseModel):
 
         device = resolve_device(self.device)
         y = self._y(train_df, "data")
-        train_rows = UserRows(self.encoder_.transform(train_frame, "data"), torch.as_tensor(y), device)
+        train_rows = LabelledRows(self.encoder_.transform(train_frame, "data"), torch.as_tensor(y), device)
         valid_rows = valid_inputs = valid_y = None
         if valid is not None:
             valid_inputs, valid_y = self._encode(valid, "valid"), self._y(valid, "valid")
-            valid_rows = UserRows(valid_inputs, torch.as_tensor(valid_y), device)
+            valid_rows = LabelledRows(valid_inputs, torch.as_tensor(valid_y), device)
         torch.manual_seed(self.seed)
         net = self._make_net()
         self.baselines_ = self._baselines(y)
