@@ -66,3 +66,10 @@ def numeric_values(df: pd.DataFrame, column: str, what: str = "data", allow_nan:
             f"row {pos} (index {label!r}): {plain(values[pos])!r}"
         )
     return values
+
+
+def as_names(x) -> list[str]:
+    """A name or several as a list (None: none)."""
+    if x is None:
+        return []
+    return [x] if isinstance(x, str) else list(x)

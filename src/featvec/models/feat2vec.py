@@ -14,7 +14,7 @@ from ..nn.embedding import GroupSpec
 from ..persistence import register
 from ..schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
 from ..training import Trainer, resolve_device
-from ..validation import check_frame
+from ..validation import as_names, check_frame
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
 from .feat2vec_net import Feat2VecNet, RecordRows
@@ -49,10 +49,6 @@ def _zero_untrained(net: Feat2VecNet, specs, inputs: dict) -> None:
                 emb.table(s.name)[unused] = 0.0
             if s.bias and emb.bias_tables is not None:
                 emb.bias_tables[emb.names.index(s.name)].weight[unused] = 0.0
-
-
-def _names(x) -> list[str]:
-    return [x] if isinstance(x, str) else list(x)
 
 
 @register
@@ -106,31 +102,31 @@ class Feat2Vec(BaseModel):
         if not feats:
             raise ValueError("Feat2Vec needs at least one feature group (groups=[...])")
         names = [feature_name(f) for f in feats]
-        for what, listed in (("tie", [n for t in self.tie for n in _names(t)]),
-                             ("bias_only", _names(self.bias_only)),
+        for what, listed in (("tie", [n for t in self.tie for n in as_names(t)]),
+                             ("bias_only", as_names(self.bias_only)),
                              ("embeddings_only", [] if isinstance(self.embeddings_only, bool)
-                              else _names(self.embeddings_only))):
+                              else as_names(self.embeddings_only))):
             unknown = [n for n in listed if n not in names]
             if unknown:
                 raise ValueError(f"{what} names unknown group(s) {unknown}; the groups are {names}")
-        tied = [n for t in self.tie for n in _names(t)]
+        tied = [n for t in self.tie for n in as_names(t)]
         if len(tied) != len(set(tied)):
             raise ValueError(f"a group can be in one tie only; tie={self.tie!r}")
-        if len([n for n in names if n not in _names(self.bias_only)]) == 0:
+        if len([n for n in names if n not in as_names(self.bias_only)]) == 0:
             raise ValueError("every group is bias_only: nothing would get a vector")
         return feats
 
     def _units(self, names: list[str]) -> list[list[str]]:
-        ties = [_names(t) for t in self.tie]
+        ties = [as_names(t) for t in self.tie]
         tied = {n for t in ties for n in t}
         return ties + [[n] for n in names if n not in tied]
 
     def _specs(self, encoder: FeatureEncoder) -> list[GroupSpec]:
-        bias_only = set(_names(self.bias_only))
+        bias_only = set(as_names(self.bias_only))
         if isinstance(self.embeddings_only, bool):
             no_bias = {n for n in encoder.names if n not in bias_only} if self.embeddings_only else set()
         else:
-            no_bias = set(_names(self.embeddings_only))
+            no_bias = set(as_names(self.embeddings_only))
         kinds = {feature_name(f): f.kind for f in encoder.features}
         return [GroupSpec(n, kinds[n], encoder.input_size(n), 0 if n in bias_only else int(self.dim),
                           bias=n not in no_bias) for n in encoder.names]
@@ -232,7 +228,7 @@ class Feat2Vec(BaseModel):
         table = self.vectors_[ALL]
         cands = None
         if groups is not None:
-            groups = _names(groups)
+            groups = as_names(groups)
             unknown = [g for g in groups if g not in self.vectors_ or g == ALL]
             if unknown:
                 raise ValueError(f"unknown group(s) {unknown}; groups with vectors: "
@@ -317,7 +313,7 @@ class Feat2Vec(BaseModel):
     def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
         params = self.get_params()
         params["groups"] = [feature_to_dict(_as_feature(g)) for g in self.groups]
-        params["tie"] = [_names(t) for t in self.tie]
+        params["tie"] = [as_names(t) for t in self.tie]
         for key in ("bias_only", "layers"):
             params[key] = list(params[key]) if not isinstance(params[key], str) else [params[key]]
         if not isinstance(params["embeddings_only"], bool):

@@ -18,7 +18,7 @@ from ..nn.objectives import Regression
 from ..persistence import register
 from ..schema import Categorical, Numeric, emb_size_rule
 from ..training import LabelledRows, Trainer, resolve_device, twice_if_single
-from ..validation import check_frame, check_no_missing, numeric_values, plain, require_columns
+from ..validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
 from .recommender import _logit
@@ -27,12 +27,6 @@ TASKS = ("auto", "regression", "classification")
 NA_LABEL = "#na#"  # the category a missing categorical value becomes (fastai's name for it)
 NUMERIC = "#numeric"  # the encoder's name for the group of numeric inputs
 AUTO_MAX_CLASSES = 20  # task="auto": an integer target with at most this many values is a classification
-
-
-def _names(x) -> list[str]:
-    if x is None:
-        return []
-    return [x] if isinstance(x, str) else list(x)
 
 
 def _sorted_values(values) -> list:
@@ -147,7 +141,7 @@ class TabularModel(BaseModel):
     # ------------------------------------------------------------------ set-up
 
     def _check_params(self) -> tuple[list[str], list[str], list[str]]:
-        cats, nums, targets = _names(self.categorical), _names(self.numeric), _names(self.target)
+        cats, nums, targets = as_names(self.categorical), as_names(self.numeric), as_names(self.target)
         named = [c for c in cats + nums + targets if not isinstance(c, str)]
         if named:
             raise ValueError(f"column names must be strings, got {named[:5]}")

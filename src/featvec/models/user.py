@@ -20,10 +20,10 @@ from ..nn.interactions import MLP
 from ..persistence import register
 from ..schema import Bag, Categorical, Numeric, emb_size_rule, feature_from_dict, feature_name, feature_to_dict
 from ..training import LabelledRows, Trainer, resolve_device, twice_if_single
-from ..validation import check_frame, check_no_missing, numeric_values, plain, require_columns
+from ..validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
-from .tabular import NA_LABEL, _names, _sorted_values
+from .tabular import NA_LABEL, _sorted_values
 
 MISSING = -1  # the class position of a missing label: its row adds nothing to that task's loss
 LOG_T_RANGE = (math.log(0.05), math.log(20.0))  # temperatures are searched in [0.05, 20]
@@ -265,7 +265,7 @@ class UserModel(BaseModel):
             else:
                 raise ValueError(f"attributes takes column names, featvec.Categorical or featvec.Numeric objects, "
                                  f"got {a!r}")
-        targets = _names(self.targets)
+        targets = as_names(self.targets)
         if not bags and not attrs:
             raise ValueError("UserModel needs at least one input: bags=['items', ...] or attributes=[...]")
         if not targets:
