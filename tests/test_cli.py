@@ -11,27 +11,11 @@ import pytest
 import featvec
 from featvec.cli import main
 from featvec.data import random_split
+from cli_helpers import assert_one_line_error, run
 
 COMMANDS = ["fit", "evaluate", "recommend", "similar", "factors", "bench", "demo"]
 TINY = ["--dim", "4", "--epochs", "2"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def run(capsys, *argv):
-    """main(argv) -> (status, stdout, stderr)."""
-    status = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return status, out.out, out.err
-
-
-def assert_one_line_error(status, err, *parts):
-    assert status == 2
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("featvec: error: ")
-    for p in parts:
-        assert p in lines[0]
 
 
 @pytest.fixture(scope="module")

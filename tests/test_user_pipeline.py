@@ -22,27 +22,11 @@ from featvec.cli import main
 from featvec.data.bags import bags_from_events
 from featvec.datasets.synthetic import user_sequences
 from featvec.metrics import classification_metrics
+from cli_helpers import assert_one_line_error, run
 from test_bench import _tiny_movielens
 
 MARITAL = ["single", "married", "divorced", "widowed"]
 CHILDREN = ["1", "2", "2+"]
-
-
-def run(capsys, *argv):
-    """main(argv) -> (status, stdout, stderr), as in test_cli.py."""
-    status = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return status, out.out, out.err
-
-
-def assert_one_line_error(status, err, *parts):
-    assert status == 2
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("featvec: error: ")
-    for p in parts:
-        assert p in lines[0], lines[0]
 
 
 def cells(frame: pd.DataFrame, col: str) -> list:
