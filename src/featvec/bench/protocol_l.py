@@ -163,47 +163,41 @@ class LookalikeJob:
     params: dict
 
     def __call__(self) -> dict:
-        from ..audiences import embed_users
+        from ..audiences import GEO, embed_users
+        from ..lookalike import block_shares, user_vectors
 
         t = self.task
+        everyone = pd.concat([t.train, t.test], ignore_index=True)
         with Timer() as timer:
-            uv, model = embed_users(t.train, t.funded, pd.concat([t.train, t.test], ignore_index=True),
-                                    seed=t.seed, **self.params)
-        from ..audiences import GEO
-        from ..lookalike import user_vectors
-
-        test_ids, train_ids = t.test["session_id"], t.train["session_id"]
+            uv, model = embed_users(t.train, t.funded, everyone, seed=t.seed, **self.params)
         # notebook 001's way, for comparison: the raw blocks concatenated (latitude/longitude in degrees)
-        raw = user_vectors(pd.concat([t.train, t.test], ignore_index=True), "session_id",
-                           vectors={c: model.vectors_[c] for c in CATEGORICAL}, numeric={"geo": GEO}, normalize=False)
-        raw_shares = []
-        out = {}
-        for variant in ("lookalike", "centroid", "model"):
-            scores, single, shares = {}, {}, []
-            for c in t.categories:
-                ids, top = t.seeds(c)
-                if variant == "model":  # the TabularModel's own P(funded c | attributes)
-                    p = model.predict_proba(t.test.assign(category=c))
-                    scores[c] = p[1].to_numpy()
-                    continue
-                rest = train_ids[~t.funded.loc[train_ids, c].to_numpy()] if variant == "lookalike" else None
-                contrib = uv.contributions(ids, candidates=test_ids, against=rest)
-                scores[c] = contrib["score"].to_numpy()
-                single[c] = uv.contributions([top], candidates=test_ids)["score"].to_numpy()
-                a = contrib.drop(columns="score").abs().sum()
-                shares.append(a / a.sum())
-                if variant == "centroid":
-                    r = raw.contributions(ids, candidates=test_ids).drop(columns="score").abs().sum()
-                    raw_shares.append(r / r.sum())
-            res = {**t.auc(scores), "fit_s": timer.s}
-            if shares:
-                share = pd.concat(shares, axis=1).mean(axis=1)
-                res.update({"auc_single": t.auc(single)["auc"],
-                            "block_share": {k: round(float(v), 3) for k, v in share.items()}})
-            if raw_shares and variant == "centroid":
-                share = pd.concat(raw_shares, axis=1).mean(axis=1)
-                res["block_share_raw"] = {k: round(float(v), 3) for k, v in share.items()}
-            out[variant] = res
+        raw = user_vectors(everyone, "session_id", vectors={c: model.vectors_[c] for c in CATEGORICAL},
+                           numeric={"geo": GEO}, normalize=False)
+        test_ids, train_ids = t.test["session_id"], t.train["session_id"]
+        blocks = list(uv.blocks)
+        scores = {"lookalike": {}, "centroid": {}, "model": {}}
+        shares = {"lookalike": [], "centroid": [], "raw": []}
+        single = {}
+        for c in t.categories:
+            ids, top = t.seeds(c)
+            rest = train_ids[~t.funded.loc[train_ids, c].to_numpy()]
+            for variant, against in (("lookalike", rest), ("centroid", None)):
+                contrib = uv.contributions(ids, candidates=test_ids, against=against)
+                scores[variant][c] = contrib["score"].to_numpy()
+                shares[variant].append(block_shares(contrib, blocks))
+            shares["raw"].append(block_shares(raw.contributions(ids, candidates=test_ids), blocks))
+            single[c] = uv.contributions([top], candidates=test_ids)["score"].to_numpy()
+            # the TabularModel's own P(funded c | attributes)
+            scores["model"][c] = model.predict_proba(t.test.assign(category=c))[1].to_numpy()
+
+        def mean_share(parts) -> dict:
+            return {k: round(float(v), 3) for k, v in pd.concat(parts, axis=1).mean(axis=1).items()}
+
+        auc_single = t.auc(single)["auc"]
+        out = {v: {**t.auc(s), "fit_s": timer.s} for v, s in scores.items()}
+        for v in ("lookalike", "centroid"):
+            out[v].update(auc_single=auc_single, block_share=mean_share(shares[v]))
+        out["centroid"]["block_share_raw"] = mean_share(shares["raw"])
         return out
 
 
