@@ -118,10 +118,9 @@ def ranking_metrics(ranked, truth, ks=(20,), metrics=METRICS, n_items: int | Non
     return out
 
 
-def percentile_rank(scores, target) -> np.ndarray:
-    """Where each row's true candidate lands among that row's candidates: 0 = scored above every other,
-    1 = below every other, 0.5 = the middle (ties count half). ``scores`` [n, C] (C >= 2), ``target`` [n]
-    column of each row's true candidate -> [n]."""
+def rank_counts(scores, target) -> tuple[np.ndarray, np.ndarray]:
+    """For each row, how many other candidates score above its true one, and how many tie with it.
+    ``scores`` [n, C] (C >= 2), ``target`` [n] column of each row's true candidate -> ([n], [n])."""
     scores = np.asarray(scores, dtype=np.float64)
     target = np.asarray(target, dtype=np.int64)
     n, c = scores.shape
@@ -130,9 +129,16 @@ def percentile_rank(scores, target) -> np.ndarray:
     if len(target) != n or ((target < 0) | (target >= c)).any():
         raise ValueError("need one target column in 0..C-1 per row")
     true = scores[np.arange(n), target][:, None]
-    higher = (scores > true).sum(1)
-    ties = (scores == true).sum(1) - 1
-    return (higher + 0.5 * ties) / (c - 1)
+    return (scores > true).sum(1), (scores == true).sum(1) - 1
+
+
+def percentile_rank(scores, target, counts: tuple | None = None) -> np.ndarray:
+    """Where each row's true candidate lands among that row's candidates: 0 = scored above every other,
+    1 = below every other, 0.5 = the middle (ties count half). ``scores`` [n, C] (C >= 2), ``target`` [n]
+    column of each row's true candidate -> [n]. ``counts``: ``rank_counts(scores, target)`` if the caller
+    has it already."""
+    higher, ties = rank_counts(scores, target) if counts is None else counts
+    return (higher + 0.5 * ties) / (np.shape(scores)[1] - 1)
 
 
 def roc_auc(labels, scores) -> float:

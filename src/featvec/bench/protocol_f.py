@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..metrics import percentile_rank
+from ..metrics import percentile_rank, rank_counts
 from .measure import Timer, known_names, run_job
 
 DATASETS = ("ml-100k",)
@@ -102,9 +102,8 @@ class Task:
             if scores is None:
                 continue
             target = pd.Index(cands).get_indexer(self.test[col])
-            pr = percentile_rank(scores, target)
-            true = scores[np.arange(len(target)), target][:, None]
-            higher = (scores > true).sum(1)
+            higher, ties = rank_counts(scores, target)
+            pr = percentile_rank(scores, target, (higher, ties))
             out[f"{prefix}mpr_{what}"] = float(pr.mean())
             for k in ks:
                 out[f"{prefix}hit{k}_{what}"] = float((higher < k).mean())
