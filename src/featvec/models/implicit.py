@@ -17,7 +17,6 @@ from ..persistence import register
 from ..training import Trainer, resolve_device, seed_everything, uses_sparse_gradients
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
 from ..vectors import Vectors
-from .entities import EntityTable
 from .implicit_net import ImplicitNet, PairRows
 from .recommender import Recommender, _id_list
 
@@ -117,10 +116,7 @@ class ImplicitRecommender(Recommender):
             raise ValueError("solver='als' learns id vectors only; side features need solver='sgd'")
         seed_everything(self.seed)
         dev = resolve_device(self.device)
-        users = EntityTable(self.user_col, self._features(self.user_features), self.min_count)
-        users.fit(df[self.user_col], user_features, "user_features")
-        items = EntityTable(self.item_col, self._features(self.item_features), self.min_count)
-        items.fit(df[self.item_col], item_features, "item_features")
+        users, items = self._fit_entities(df, user_features, item_features)
         u, i, w = _aggregate(users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy()),
                              w, len(items))
         if u.size == 0:

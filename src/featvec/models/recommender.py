@@ -192,6 +192,14 @@ class Recommender(BaseModel):
         return [feature_from_dict(f) if isinstance(f, dict) else f for f in spec]
 
     # ---- persistence: what every recommender saves; presets add theirs in _extra_state / _restore
+    def _fit_entities(self, df: pd.DataFrame, user_features, item_features) -> tuple[EntityTable, EntityTable]:
+        """The user and item tables (ids, side features, vocabularies) fitted on the training frame."""
+        users = EntityTable(self.user_col, self._features(self.user_features), self.min_count)
+        users.fit(df[self.user_col], user_features, "user_features")
+        items = EntityTable(self.item_col, self._features(self.item_features), self.min_count)
+        items.fit(df[self.item_col], item_features, "item_features")
+        return users, items
+
     def _extra_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
         return {}, {}
 
@@ -272,10 +280,7 @@ class RatingRecommender(Recommender):
             valid, df, y = df.iloc[perm[:cut]], df.iloc[np.sort(perm[cut:])], y[np.sort(perm[cut:])]
         seed_everything(self.seed)
         dev = resolve_device(self.device)
-        users = EntityTable(self.user_col, self._features(self.user_features), self.min_count)
-        users.fit(df[self.user_col], user_features, "user_features")
-        items = EntityTable(self.item_col, self._features(self.item_features), self.min_count)
-        items.fit(df[self.item_col], item_features, "item_features")
+        users, items = self._fit_entities(df, user_features, item_features)
         u_rows, i_rows = users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy())
         seen_ptr, seen_idx = csr_from_pairs(u_rows, i_rows, len(users))
         if self.implicit:
