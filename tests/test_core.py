@@ -44,7 +44,7 @@ def test_numeric_accepts_one_column_name_and_validates():
 
 
 def test_bag_validates_pooling_and_lists_its_columns():
-    with pytest.raises(ValueError, match="pooling"):
+    with pytest.raises(ValueError, match="pooling.*'tfidf'.*'max'"):
         Bag("genres", pooling="max")
     assert Bag("genres").columns == ["genres"]
     assert Bag("genres", weights="w").columns == ["genres", "w"]
@@ -214,6 +214,53 @@ def test_encoder_bag_weights():
     assert _bag_rows(mean) == [[(1, 0.75), (2, 0.25)], [(2, 1.0)], []]
     total = FeatureEncoder([Bag("g", weights="w", pooling="sum")]).fit(df).transform(df)["g"]
     assert _bag_rows(total) == [[(1, 3.0), (2, 1.0)], [(2, 2.0)], []]
+
+
+def test_encoder_bag_tfidf_pooling_by_hand():
+    # 3 rows: a in 1 of them, b in all 3, c in 1; idf = ln((1 + 3) / (1 + df)) + 1
+    df = pd.DataFrame({"g": [["a", "b", "a"], ["b"], ["b", "c"]], "w": [[1.0, 2.0, 3.0], [5.0], [1.0, 1.0]]})
+    enc = FeatureEncoder([Bag("g", pooling="tfidf")]).fit(df)
+    idf_a, idf_b = 1 + math.log(2), 1.0
+    np.testing.assert_allclose(enc.idf["g"], [0.0, idf_a, idf_b, idf_a])  # unknown row: 0, nothing folded
+    rows = _bag_rows(enc.transform(df)["g"])
+    norm0 = math.hypot(2 * idf_a, idf_b)  # "a" twice: tf 2, counted once in the norm
+    np.testing.assert_allclose([w for _, w in rows[0]], [idf_a / norm0, idf_b / norm0, idf_a / norm0], rtol=1e-6)
+    assert rows[1] == [(2, 1.0)]
+    norm2 = math.hypot(idf_b, idf_a)
+    np.testing.assert_allclose([w for _, w in rows[2]], [idf_b / norm2, idf_a / norm2], rtol=1e-6)
+    # weights are the term frequencies: row 0's "a" sums to 1 + 3 = 4, its "b" is 2
+    weighted = _bag_rows(FeatureEncoder([Bag("g", weights="w", pooling="tfidf")]).fit(df).transform(df)["g"])
+    norm0 = math.hypot(4 * idf_a, 2 * idf_b)
+    np.testing.assert_allclose([w for _, w in weighted[0]], [idf_a / norm0, 2 / norm0, 3 * idf_a / norm0],
+                               rtol=1e-6)
+    assert weighted[1] == [(2, 1.0)]
+    # values never seen in training drop out (weight 0, not in the norm); an empty bag stays empty
+    new = enc.transform(pd.DataFrame({"g": [["c", "zzz"], []]}))["g"]
+    assert _bag_rows(new) == [[(3, 1.0), (0, 0.0)], []]
+    # folded rare values keep their share: with min_count=2, "c" (seen once) is folded into the unknown row,
+    # which then holds in 1 row
+    folded = FeatureEncoder([Bag("g", pooling="tfidf", min_count=2)]).fit(df)
+    assert folded.vocabs["g"].values == ["a", "b"]
+    np.testing.assert_allclose(folded.idf["g"], [idf_a, idf_a, idf_b])
+    state = json.loads(json.dumps(enc.state()))
+    np.testing.assert_array_equal(FeatureEncoder.from_state([Bag("g", pooling="tfidf")], state).idf["g"],
+                                  enc.idf["g"])
+
+
+def test_encoder_tfidf_pooling_matches_scikit_learn():
+    text = pytest.importorskip("sklearn.feature_extraction.text")
+    rng = np.random.default_rng(0)
+    bags = [list(rng.choice(list("abcdefghij"), rng.integers(0, 12))) for _ in range(60)]
+    train, test = pd.DataFrame({"g": bags[:40]}), pd.DataFrame({"g": bags[40:] + [["a", "new"]]})
+    enc = FeatureEncoder([Bag("g", pooling="tfidf")]).fit(train)
+    ref = text.TfidfVectorizer(analyzer=list).fit(train["g"])
+    cols = [ref.vocabulary_[v] for v in enc.vocabs["g"].values]
+    for df in (train, test):
+        bag = enc.transform(df)["g"]
+        dense = np.zeros((len(df), len(enc.vocabs["g"])))
+        np.add.at(dense, (np.repeat(np.arange(len(df)), np.diff(bag.indptr.numpy())), bag.indices.numpy()),
+                  bag.weights.numpy())
+        np.testing.assert_allclose(dense[:, 1:], ref.transform(df["g"]).toarray()[:, cols], atol=1e-6)
 
 
 def test_encoder_bag_weights_must_match_the_bag_row_by_row():

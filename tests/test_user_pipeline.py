@@ -495,6 +495,20 @@ def test_cli_infer_user(fitted_cli, user_csv, capsys):
                                proba["marital"].to_numpy(), atol=1e-6)
 
 
+def test_cli_fit_user_small_data(user_csv, capsys):
+    root, df = user_csv
+    status, out, err = run(capsys, "fit", "--model", "user", "--small-data", "--records", root / "f.csv",
+                           "--bags", "seq1", "seq2", "--targets", "marital", "--epochs", "2", "--dim", "4",
+                           "--out", root / "small")
+    assert status == 0, err
+    model = featvec.load(root / "small")
+    recipe = UserModel.small_data(["seq1", "seq2"], ["marital"], dim=4, epochs=2).get_params()
+    assert {k: v for k, v in model.get_params().items() if k not in ("seed", "show_progress", "attributes")} == \
+        {k: v for k, v in recipe.items() if k not in ("seed", "show_progress", "attributes")}
+    assert [(b.pooling, b.dim) for b in model.features_] == [("tfidf", 4)] * 2 and model.net_.wide is not None
+    assert len(model.history_) == 2
+
+
 def test_cli_user_errors(fitted_cli, capsys, ratings, tmp_path):
     root = fitted_cli[-1]
     records = root / "f.csv"

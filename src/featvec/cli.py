@@ -402,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "on SEP, default '|'), optional weights column")
     p.add_argument("--targets", nargs="+", metavar="COL", help="user model: columns to predict together")
     p.add_argument("--attributes", nargs="+", metavar="COL", help="user model: extra categorical inputs")
+    p.add_argument("--small-data", action="store_true",
+                   help="user model: UserModel.small_data's recipe for hundreds to a few thousand users (TF-IDF "
+                        "bags, a wide linear part, frozen SVD bag tables)")
     from .cli_feat2vec import GROUPS_HELP
 
     p.add_argument("--groups", nargs="+", metavar="SPEC", help="feat2vec " + GROUPS_HELP)

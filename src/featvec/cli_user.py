@@ -1,6 +1,7 @@
 """``featvec fit --model user`` and ``featvec infer``: demographics from bags of events."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ from .cli_feat2vec import _lists
 INFER_HELP = "per-user class probabilities from a saved UserModel"
 
 
-def _bag_columns(df: pd.DataFrame, specs: list[str]) -> tuple[list, pd.DataFrame]:
+def _bag_columns(df: pd.DataFrame, specs: list[str], pooling: str = "mean") -> tuple[list, pd.DataFrame]:
     """Bags from specs ``COL[:WEIGHTS][:SEP]`` (text cells split on SEP, default '|')."""
     from .schema import Bag
 
@@ -24,7 +25,7 @@ def _bag_columns(df: pd.DataFrame, specs: list[str]) -> tuple[list, pd.DataFrame
             df[c] = _lists(df[c], sep or "|")
         if weights:
             df[weights] = df[weights].map(lambda ws: [float(w) for w in ws])
-        bags.append(Bag(col, weights=weights or None))
+        bags.append(Bag(col, weights=weights or None, pooling=pooling))
     return bags, df
 
 
@@ -34,13 +35,18 @@ def fit_user(args, read_table) -> int:
     if not args.bags or not args.targets:
         raise ValueError("--model user needs --bags (list columns) and --targets (columns to predict)")
     df = read_table(args.records, "records")
-    bags, df = _bag_columns(df, args.bags)
-    params = {"bags": bags, "targets": args.targets, "attributes": args.attributes or [], "seed": args.seed,
-              "show_progress": args.progress}
+    small = getattr(args, "small_data", False)
+    bags, df = _bag_columns(df, args.bags, "tfidf" if small else "mean")
+    params = {"attributes": args.attributes or [], "seed": args.seed, "show_progress": args.progress}
     for name in ("dim", "epochs", "lr", "batch_size", "valid_frac"):
         if getattr(args, name, None) is not None:
             params[name] = getattr(args, name)
-    model = UserModel(**params).fit(df)
+    if small:
+        dim = params.pop("dim", 32)
+        bags = [replace(b, dim=dim) for b in bags]
+        model = UserModel.small_data(bags, args.targets, **params).fit(df)
+    else:
+        model = UserModel(bags=bags, targets=args.targets, **params).fit(df)
     print(f"fitted UserModel on {len(df):,} users from {args.records}: bags {[b.column for b in bags]}, "
           f"targets {args.targets}")
     print(pd.DataFrame(model.history_).to_string(index=False, float_format=lambda v: f"{v:.4g}"))

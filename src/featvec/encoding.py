@@ -93,7 +93,9 @@ class EncodedBag:
         return EncodedBag.from_csr(indptr, flat, pooling, w)
 
     @staticmethod
-    def from_csr(indptr: np.ndarray, indices: np.ndarray, pooling: str = "mean", weights=None) -> "EncodedBag":
+    def from_csr(indptr: np.ndarray, indices: np.ndarray, pooling: str = "mean", weights=None,
+                 idf: np.ndarray | None = None) -> "EncodedBag":
+        """``idf``: one inverse document frequency per vocabulary index, needed by "tfidf" pooling."""
         n = len(indptr) - 1
         lens = np.diff(indptr)
         w = np.ones(len(indices)) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -103,6 +105,16 @@ class EncodedBag:
             w = w / np.where(tot == 0, 1.0, tot)[row_of]
         elif pooling == "sqrt":
             w = w / np.sqrt(np.maximum(lens, 1))[row_of]
+        elif pooling == "tfidf":
+            if idf is None:
+                raise ValueError("tfidf pooling needs the idf of the vocabulary (fit the encoder first)")
+            w = w * np.asarray(idf, dtype=np.float64)[indices]
+            # the L2 norm of each row's tf-idf vector, a value repeated in a bag counted once with its summed weight
+            key = row_of * len(idf) + indices
+            uniq, inv = np.unique(key, return_inverse=True)
+            summed = np.bincount(inv.ravel(), weights=w, minlength=len(uniq))
+            norm = np.sqrt(np.bincount(uniq // len(idf), weights=summed ** 2, minlength=n))
+            w = w / np.where(norm == 0, 1.0, norm)[row_of]
         return EncodedBag(
             torch.as_tensor(indptr, dtype=torch.long),
             torch.as_tensor(indices, dtype=torch.long),
@@ -175,6 +187,7 @@ class FeatureEncoder:
         self.features = list(features)
         self.vocabs: dict[str, Vocabulary] = {}
         self.normalizers: dict[str, Normalizer] = {}
+        self.idf: dict[str, np.ndarray] = {}  # per tfidf-pooled bag, one value per vocabulary index
 
     @property
     def names(self) -> list[str]:
@@ -187,12 +200,30 @@ class FeatureEncoder:
             if isinstance(f, Categorical):
                 self.vocabs[name] = Vocabulary.fit(df[f.column].dropna(), f.min_count, f.max_size)
             elif isinstance(f, Bag):
-                flat = [v for bag in _bag_lists(df, f, what) for v in bag]
+                lists = _bag_lists(df, f, what)
+                flat = [v for bag in lists for v in bag]
                 self.vocabs[name] = Vocabulary.fit(flat, f.min_count, f.max_size)
+                if f.pooling == "tfidf":
+                    self.idf[name] = self._idf(lists, self.vocabs[name])
             else:
                 x = self._numeric(df, f, what)
                 self.normalizers[name] = Normalizer.fit(x)
         return self
+
+    @staticmethod
+    def _idf(lists: list, vocab: Vocabulary) -> np.ndarray:
+        """ln((1 + n) / (1 + rows holding the value)) + 1 per vocabulary index; 0 for the unknown index unless
+        training values were folded into it, so that values never seen in training drop out of the bag."""
+        n, v = len(lists), len(vocab)
+        lens = np.fromiter((len(b) for b in lists), dtype=np.int64, count=n)
+        flat = [x for b in lists for x in b]
+        codes = vocab.encode(flat) if flat else np.zeros(0, dtype=np.int64)
+        rows = np.unique(np.repeat(np.arange(n), lens) * v + codes)
+        df = np.bincount(rows % v, minlength=v)
+        idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
+        if df[0] == 0:
+            idf[0] = 0.0
+        return idf
 
     def _numeric(self, df, f: Numeric, what) -> np.ndarray:
         cols = [numeric_values(df, c, what, allow_nan=f.impute is not None) for c in f.columns]
@@ -223,7 +254,7 @@ class FeatureEncoder:
                 codes = self.vocabs[name].encode(flat) if flat else np.zeros(0, dtype=np.int64)
                 weights = None if w is None else np.fromiter((v for x in w for v in x), dtype=np.float64,
                                                              count=int(indptr[-1]))
-                out[name] = EncodedBag.from_csr(indptr, codes, f.pooling, weights)
+                out[name] = EncodedBag.from_csr(indptr, codes, f.pooling, weights, self.idf.get(name))
             else:
                 z = self.normalizers[name].transform(self._numeric(df, f, what))
                 out[name] = torch.as_tensor(z, dtype=torch.float32)
@@ -233,6 +264,7 @@ class FeatureEncoder:
         return {
             "vocabs": {k: v.to_json() for k, v in self.vocabs.items()},
             "normalizers": {k: v.to_json() for k, v in self.normalizers.items()},
+            "idf": {k: [float(x) for x in v] for k, v in self.idf.items()},
         }
 
     @classmethod
@@ -240,4 +272,5 @@ class FeatureEncoder:
         enc = cls(features)
         enc.vocabs = {k: Vocabulary(v) for k, v in state["vocabs"].items()}
         enc.normalizers = {k: Normalizer(v["mean"], v["std"]) for k, v in state["normalizers"].items()}
+        enc.idf = {k: np.asarray(v, dtype=np.float64) for k, v in state.get("idf", {}).items()}
         return enc

@@ -51,12 +51,17 @@ class Numeric:
             raise ValueError(f"Numeric impute must be None or 'mean', got {self.impute!r}")
 
 
+POOLINGS = ("mean", "sum", "sqrt", "tfidf")
+
+
 @dataclass
 class Bag:
     """A variable-length list of categories per row (optionally weighted), pooled into one vector.
 
-    ``pooling``: "mean" (the fraction vector times the table), "sum", or "sqrt" (sum / sqrt(len),
-    as in SVD++).
+    ``pooling``: "mean" (the fraction vector times the table), "sum", "sqrt" (sum / sqrt(len), as in
+    SVD++), or "tfidf": each value's weight (its count in the bag, or the sum of its ``weights``) times its
+    inverse document frequency on the training rows, ``ln((1 + n) / (1 + rows holding it)) + 1``, the row
+    then scaled to unit L2 norm -- scikit-learn's TfidfVectorizer defaults, so rare values weigh more.
     """
 
     column: str
@@ -70,8 +75,8 @@ class Bag:
     kind = "bag"
 
     def __post_init__(self):
-        if self.pooling not in ("mean", "sum", "sqrt"):
-            raise ValueError(f"Bag pooling must be 'mean', 'sum' or 'sqrt', got {self.pooling!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"Bag pooling must be one of {', '.join(map(repr, POOLINGS))}, got {self.pooling!r}")
 
     @property
     def columns(self) -> list[str]:
