@@ -316,7 +316,7 @@ class RatingRecommender(Recommender):
         items = self.items_.extend(item_features, "item_features").to(dev) if item_features is not None else self.items_
         y = None
         if self.rating_col in df.columns:
-            y = torch.as_tensor(numeric_values(df, self.rating_col, what), dtype=torch.float32, device=dev)
+            y = torch.from_numpy(numeric_values(df, self.rating_col, what).astype(np.float32)).to(dev)
         return RatingRows(users, items, torch.as_tensor(users.rows(df[self.user_col].to_numpy()), device=dev),
                           torch.as_tensor(items.rows(df[self.item_col].to_numpy()), device=dev), y)
 
