@@ -15,7 +15,7 @@ from featvec.demo import QUICK, bias_baseline, run_demo
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OUTPUTS = ["model", "metrics.json", "recommendations.csv", "similar_items.csv", "latent_factors.png",
-           "feat2vec_similar.csv", "README.txt"]
+           "feat2vec_similar.csv", "user_probabilities.csv", "README.txt"]
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +142,17 @@ def test_feat2vec_part_finds_neighbouring_target_values(demo):
     assert 0 <= f["adjacent_nearest_y"] <= 1 and f["epochs"] >= 1
     sims = pd.read_csv(out / "feat2vec_similar.csv")
     assert list(sims.columns) == ["query", "label", "score", "rank"] and sims["query"].str.startswith("y=").all()
+
+
+def test_user_part_finds_the_planted_classes(demo):
+    out, metrics, lines = demo
+    u = metrics["user_model"]
+    assert u["users"] == 1000
+    # 800 training users, each class's 3 categories 4x as likely over ~100 events: seeds 0-2 give 0.86-0.92;
+    # the majority class is at most 0.40 here
+    for target in ("marital", "children"):
+        assert u["accuracy"][target] > 0.75 and u["accuracy"][target] > u["majority"][target] + 0.35
+    proba = pd.read_csv(out / "user_probabilities.csv", header=[0, 1], index_col=0)
+    assert len(proba) == 200 and set(proba.columns.get_level_values(0)) == {"marital", "children"}
+    np.testing.assert_allclose(proba["marital"].sum(axis=1), 1.0, atol=1e-3)
+    assert any(line.startswith("  marital   test accuracy") for line in lines)

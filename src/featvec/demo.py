@@ -146,6 +146,7 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
          + ", ".join(f"{v:.2f}" for v in r2))
 
     f2v = feat2vec_part(out, seed, quick, echo)
+    user_metrics = user_part(out, seed, quick, echo)
 
     model.save(out / "model")
     recs.to_csv(out / "recommendations.csv", index=False)
@@ -164,6 +165,7 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
                            "r2_vs_planted_factors": r2},
         "fit_seconds": fit_seconds,
         "feat2vec": f2v,
+        "user_model": user_metrics,
     }
     metrics["seconds"] = time.perf_counter() - t0
     with open(out / "metrics.json", "w", encoding="utf-8") as fh:
@@ -171,7 +173,7 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
     (out / "README.txt").write_text(_README.format(**cfg, n_train=len(train), n_test=len(test), seed=seed),
                                     encoding="utf-8")
     echo(f"\nwrote {out}/: model/, metrics.json, recommendations.csv, similar_items.csv, latent_factors.png, "
-         f"feat2vec_similar.csv, README.txt ({metrics['seconds']:.1f}s)")
+         f"feat2vec_similar.csv, user_probabilities.csv, README.txt ({metrics['seconds']:.1f}s)")
     return metrics
 
 
@@ -205,6 +207,31 @@ def feat2vec_part(out: Path, seed: int, quick: bool, echo: Callable[[str], None]
             "adjacent_nearest_y": adjacent, "n_common_y": len(common)}
 
 
+def user_part(out: Path, seed: int, quick: bool, echo: Callable[[str], None]) -> dict:
+    """UserModel on notebook 000's users with a planted effect: two sequences of categories per user (one pure
+    noise), marital status and number of children predicted together, against the majority class."""
+    from . import UserModel
+    from .datasets import user_sequences
+
+    n = 1000 if quick else 4000
+    df, truth = user_sequences(n, seed, planted=True)
+    test_rows = np.random.default_rng(seed).permutation(n)[: n // 5]
+    test = df.iloc[np.sort(test_rows)]
+    train = df.drop(index=test.index)
+    t = time.perf_counter()
+    model = UserModel.small_data(["seq1", "seq2"], ["marital", "children"], seed=seed).fit(train)
+    seconds = time.perf_counter() - t
+    acc = model.score(test)
+    majority = {c: float((test[c] == train[c].value_counts().idxmax()).mean()) for c in acc}
+    echo(f"\nUserModel.small_data on {n:,} synthetic users (notebook 000: two sequences of categories each, seq2 "
+         f"pure noise; each class makes 3 seq1 categories 4x as likely), both targets at once, {seconds:.1f}s:")
+    for c in acc:
+        echo(f"  {c:9s} test accuracy {acc[c]:.3f}   majority class {majority[c]:.3f}")
+    proba = model.predict_proba(test.set_index("user_id"))
+    pd.concat({c: p for c, p in proba.items()}, axis=1).round(4).to_csv(out / "user_probabilities.csv")
+    return {"users": n, "fit_seconds": seconds, "accuracy": acc, "majority": majority, "planted": truth}
+
+
 _README = """featvec demo output
 ===================
 
@@ -221,4 +248,6 @@ latent_factors.png         PCA of the item vectors (pc1 vs pc2), extreme items l
 latent_factors.csv         each item's coordinates on the principal components
 latent_factor_ends.csv     the 10 items at each end of each component
 feat2vec_similar.csv       Feat2Vec on notebook 003's synthetic records: nearest values (any group) of 3 y values
+user_probabilities.csv     UserModel on notebook 000's synthetic users (planted effect): each test user's
+                           probabilities of every marital status and number of children
 """
