@@ -271,6 +271,20 @@ def test_encoder_bag_weights_must_match_the_bag_row_by_row():
         enc.fit(df).transform(df)
 
 
+@pytest.mark.parametrize("weights, match", [
+    ([[1.0, "x"], [2.0]], r"'w' holds the weights of Bag 'g' and needs finite numbers; row 0 \(index 10\) holds 'x'"),
+    ([[1.0, 2.0], [float("nan")]], r"'w' holds the weights of Bag 'g' and needs finite numbers; row 1 \(index 11\)"),
+    ([[1.0, None], [2.0]], r"needs finite numbers; row 0 \(index 10\) holds None"),
+    ([[1.0, float("inf")], [2.0]], r"needs finite numbers; row 0 \(index 10\) holds inf"),
+    ([[1.0, 2.0], "3"], r"'w' holds the weights of Bag 'g' and needs a list per row; row 1 \(index 11\) holds '3'"),
+])
+def test_encoder_bag_weights_must_be_lists_of_finite_numbers(weights, match):
+    df = pd.DataFrame({"g": [["a", "b"], ["b"]], "w": weights}, index=[10, 11])
+    enc = FeatureEncoder([Bag("g", weights="w")]).fit(df)
+    with pytest.raises(ValueError, match=match):
+        enc.transform(df)
+
+
 def test_encoder_bag_min_count_and_non_list():
     enc = FeatureEncoder([Bag("g", min_count=2)]).fit(pd.DataFrame({"g": [["a", "b"], ["a"]]}))
     assert enc.vocabs["g"].values == ["a"]

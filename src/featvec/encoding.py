@@ -1,6 +1,7 @@
 """Vocabularies, normalisers and the encoder that turns DataFrame columns into tensors."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -154,29 +155,52 @@ class Normalizer:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
 
-def _bag_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
+def _list_cells(df: pd.DataFrame, column: str, role: str, what: str) -> list:
+    """A column's cells as lists (missing: empty), or an error naming the first cell that is not a list."""
     out = []
-    for pos, cell in enumerate(df[f.column].tolist()):
+    for pos, cell in enumerate(df[column].tolist()):
         if cell is None or cell is pd.NA or (isinstance(cell, float) and np.isnan(cell)):
             out.append(())
         elif isinstance(cell, (list, tuple, np.ndarray, set, pd.Series)):
             out.append(list(cell))
         else:
             raise ValueError(
-                f"{what}: column {f.column!r} is a Bag and needs a list per row; row {pos} "
+                f"{what}: column {column!r} {role} and needs a list per row; row {pos} "
                 f"(index {plain(df.index[pos])!r}) holds {cell!r}"
             )
     return out
 
 
+def _bag_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
+    return _list_cells(df, f.column, "is a Bag", what)
+
+
+def _weight_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
+    return _list_cells(df, f.weights, f"holds the weights of Bag {f.column!r}", what)
+
+
 def _check_weights(df: pd.DataFrame, f: Bag, lists: list, weights: list, what: str) -> None:
-    """One weight per bag value, row by row (otherwise the flattened weights would silently shift)."""
+    """One finite number per bag value, row by row (otherwise the flattened weights would silently shift, or
+    a NaN would spread through the pooled vector)."""
+    role = f"column {f.weights!r} holds the weights of Bag {f.column!r}"
     for pos, (bag, w) in enumerate(zip(lists, weights)):
         if len(bag) != len(w):
             raise ValueError(
-                f"{what}: column {f.weights!r} holds the weights of Bag {f.column!r} and needs one weight per "
-                f"value; row {pos} (index {plain(df.index[pos])!r}) has {len(w)} weight(s) for {len(bag)} value(s)"
+                f"{what}: {role} and needs one weight per value; row {pos} (index {plain(df.index[pos])!r}) has "
+                f"{len(w)} weight(s) for {len(bag)} value(s)"
             )
+    flat = np.asarray([x for w in weights for x in w])
+    if flat.dtype.kind in "biu" or (flat.dtype.kind == "f" and np.isfinite(flat).all()):
+        return
+    for pos, w in enumerate(weights):
+        for x in w:
+            try:
+                good = not isinstance(x, str) and math.isfinite(float(x))
+            except (TypeError, ValueError):
+                good = False
+            if not good:
+                raise ValueError(f"{what}: {role} and needs finite numbers; row {pos} "
+                                 f"(index {plain(df.index[pos])!r}) holds {x!r}")
 
 
 class FeatureEncoder:
@@ -244,7 +268,7 @@ class FeatureEncoder:
                 out[name] = torch.as_tensor(self.vocabs[name].encode(df[f.column].to_numpy()))
             elif isinstance(f, Bag):
                 lists = _bag_lists(df, f, what)
-                w = _bag_lists(df, Bag(f.weights), what) if f.weights else None
+                w = _weight_lists(df, f, what) if f.weights else None
                 if w is not None:
                     _check_weights(df, f, lists, w, what)
                 lens = np.fromiter((len(b) for b in lists), dtype=np.int64, count=len(lists))

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..encoding import FeatureEncoder, _bag_lists, _check_weights, take
+from ..encoding import FeatureEncoder, _bag_lists, _check_weights, _weight_lists, take
 from ..nn.embedding import FeatureEmbedding, GroupSpec
 from ..nn.interactions import MLP
 from ..nn.svd import svd_table
@@ -442,7 +442,7 @@ class UserModel(BaseModel):
             if isinstance(f, Bag):
                 lists = _bag_lists(frame, f, what)
                 if f.weights:
-                    _check_weights(frame, f, lists, _bag_lists(frame, Bag(f.weights), what), what)
+                    _check_weights(frame, f, lists, _weight_lists(frame, f, what), what)
             elif isinstance(f, Numeric):
                 for c in f.columns:
                     numeric_values(frame, c, what, allow_nan=f.impute is not None)
