@@ -179,9 +179,9 @@ def _weight_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
     return _list_cells(df, f.weights, f"holds the weights of Bag {f.column!r}", what)
 
 
-def _check_weights(df: pd.DataFrame, f: Bag, lists: list, weights: list, what: str) -> None:
+def _check_weights(df: pd.DataFrame, f: Bag, lists: list, weights: list, what: str) -> np.ndarray:
     """One finite number per bag value, row by row (otherwise the flattened weights would silently shift, or
-    a NaN would spread through the pooled vector)."""
+    a NaN would spread through the pooled vector); returns the weights flattened, as float64."""
     role = f"column {f.weights!r} holds the weights of Bag {f.column!r}"
     for pos, (bag, w) in enumerate(zip(lists, weights)):
         if len(bag) != len(w):
@@ -191,7 +191,7 @@ def _check_weights(df: pd.DataFrame, f: Bag, lists: list, weights: list, what: s
             )
     flat = np.asarray([x for w in weights for x in w])
     if flat.dtype.kind in "biu" or (flat.dtype.kind == "f" and np.isfinite(flat).all()):
-        return
+        return flat.astype(np.float64)
     for pos, w in enumerate(weights):
         for x in w:
             try:
@@ -201,6 +201,16 @@ def _check_weights(df: pd.DataFrame, f: Bag, lists: list, weights: list, what: s
             if not good:
                 raise ValueError(f"{what}: {role} and needs finite numbers; row {pos} "
                                  f"(index {plain(df.index[pos])!r}) holds {x!r}")
+    return flat.astype(np.float64)  # numbers numpy kept as objects (big ints, fractions...)
+
+
+def _csr_codes(lists: list, vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """Bags as CSR: row pointers [n + 1] and the vocabulary index of every value."""
+    lens = np.fromiter((len(b) for b in lists), dtype=np.int64, count=len(lists))
+    indptr = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum(lens, out=indptr[1:])
+    flat = [v for b in lists for v in b]
+    return indptr, (vocab.encode(flat) if flat else np.zeros(0, dtype=np.int64))
 
 
 class FeatureEncoder:
@@ -239,10 +249,8 @@ class FeatureEncoder:
         """ln((1 + n) / (1 + rows holding the value)) + 1 per vocabulary index; 0 for the unknown index unless
         training values were folded into it, so that values never seen in training drop out of the bag."""
         n, v = len(lists), len(vocab)
-        lens = np.fromiter((len(b) for b in lists), dtype=np.int64, count=n)
-        flat = [x for b in lists for x in b]
-        codes = vocab.encode(flat) if flat else np.zeros(0, dtype=np.int64)
-        rows = np.unique(np.repeat(np.arange(n), lens) * v + codes)
+        indptr, codes = _csr_codes(lists, vocab)
+        rows = np.unique(np.repeat(np.arange(n), np.diff(indptr)) * v + codes)
         df = np.bincount(rows % v, minlength=v)
         idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
         if df[0] == 0:
@@ -268,16 +276,8 @@ class FeatureEncoder:
                 out[name] = torch.as_tensor(self.vocabs[name].encode(df[f.column].to_numpy()))
             elif isinstance(f, Bag):
                 lists = _bag_lists(df, f, what)
-                w = _weight_lists(df, f, what) if f.weights else None
-                if w is not None:
-                    _check_weights(df, f, lists, w, what)
-                lens = np.fromiter((len(b) for b in lists), dtype=np.int64, count=len(lists))
-                indptr = np.zeros(len(lists) + 1, dtype=np.int64)
-                np.cumsum(lens, out=indptr[1:])
-                flat = [v for b in lists for v in b]
-                codes = self.vocabs[name].encode(flat) if flat else np.zeros(0, dtype=np.int64)
-                weights = None if w is None else np.fromiter((v for x in w for v in x), dtype=np.float64,
-                                                             count=int(indptr[-1]))
+                weights = _check_weights(df, f, lists, _weight_lists(df, f, what), what) if f.weights else None
+                indptr, codes = _csr_codes(lists, self.vocabs[name])
                 out[name] = EncodedBag.from_csr(indptr, codes, f.pooling, weights, self.idf.get(name))
             else:
                 z = self.normalizers[name].transform(self._numeric(df, f, what))

@@ -17,9 +17,9 @@ def bag_matrix(bag: EncodedBag, n_in: int) -> torch.Tensor:
 def svd_table(bag: EncodedBag, n_in: int, dim: int, seed: int = 0, power_iters: int = 6,
               oversample: int | None = None) -> torch.Tensor:
     """An [n_in, dim] table V_k / sqrt(s_k) from the top ``dim`` singular triplets of the rows' pooled bags
-    A = U S V^T (randomised SVD, seeded; ``oversample`` extra directions, default max(10, dim)), so that pooling a row through it gives U_k sqrt(s_k): rows
-    with similar bags get similar vectors and values that occur in similar bags get similar rows. Columns
-    beyond the rank of A are zero."""
+    A = U S V^T, so that pooling a row through it gives U_k sqrt(s_k): rows with similar bags get similar
+    vectors, and values that occur in similar bags get similar rows. Randomised SVD, seeded, with
+    ``oversample`` extra directions (default max(10, dim)). Columns beyond the rank of A are zero."""
     a = bag_matrix(bag, n_in)
     at = a.t().coalesce()
     q_dim = min(dim + (max(10, dim) if oversample is None else oversample), n_in, len(bag))
@@ -33,7 +33,7 @@ def svd_table(bag: EncodedBag, n_in: int, dim: int, seed: int = 0, power_iters: 
     b = torch.sparse.mm(at, q).t()  # [q_dim, n_in] = Q^T A
     _, s, vt = torch.linalg.svd(b, full_matrices=False)
     k = min(dim, len(s))
-    keep = s[:k] > s[0] * 1e-10 if k else s[:0] > 0
+    keep = s[:k] > s[0] * 1e-10
     table = torch.zeros(n_in, dim, dtype=torch.float64)
     v = vt[:k].t()[:, keep]
     table[:, : v.shape[1]] = v / s[:k][keep].sqrt()
