@@ -392,13 +392,23 @@ class RecommenderContract(TopKContract):
 # ---------------------------------------------------------------- the presets
 
 class TestMatrixFactorization(RecommenderContract):
+    """The default engine: per-rating SGD in the fused kernel."""
+
     def make_model(self):
-        return MatrixFactorization(dim=8, epochs=20, batch_size=128, lr=0.05, reg=0.01)
+        return MatrixFactorization(dim=8, epochs=20, lr=0.05)  # small data: fewer steps per user, a larger rate
+
+
+class TestMatrixFactorizationTorch(RecommenderContract):
+    """Mini-batches through torch (any optimizer but per-example SGD)."""
+
+    def make_model(self):
+        return MatrixFactorization(dim=8, epochs=20, optimizer="adam", batch_size=128, lr=0.05, reg=0.01,
+                                   schedule="onecycle")
 
 
 class TestMatrixFactorizationImplicit(RecommenderContract):
     def make_model(self):
-        return MatrixFactorization(dim=8, implicit=True, epochs=20, batch_size=128, lr=0.05, reg=0.01)
+        return MatrixFactorization(dim=8, implicit=True, epochs=20, lr=0.05)
 
     def test_vectors_hold_the_implicit_item_table(self, model):
         table = model.vectors_["user.rated_items"]
@@ -422,7 +432,7 @@ def side_tables(train: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 class TestMatrixFactorizationSideFeatures(RecommenderContract):
     def make_model(self):
-        return MatrixFactorization(dim=8, epochs=20, batch_size=128, lr=0.05, reg=0.01,
+        return MatrixFactorization(dim=8, epochs=20, lr=0.05,
                                    user_features=[Categorical("country"), Numeric(["age"])],
                                    item_features=[Categorical("studio"), Numeric(["year"]), Bag("genres")])
 
@@ -466,13 +476,16 @@ class TestDeepRecommenderNoDot(_DeepContract):
 
 # ---------------------------------------------------------------- the implicit presets
 
+TORCH = dict(optimizer="adam", batch_size=128, lr=0.05, schedule="onecycle")  # mini-batches through torch
 IMPLICIT_PRESETS = {
     "als": dict(solver="als", dim=8),
-    "bpr": dict(loss="bpr", dim=8, epochs=20, batch_size=128, lr=0.05),
-    "bce": dict(loss="bce", negatives=4, dim=8, epochs=20, batch_size=128, lr=0.05),
-    "sampled_softmax": dict(loss="sampled_softmax", negatives=16, dim=8, epochs=20, batch_size=128, lr=0.05),
-    "full_softmax": dict(loss="sampled_softmax", negatives="all", dim=8, epochs=20, batch_size=128, lr=0.05),
-    "bpr_item_features": dict(loss="bpr", dim=8, epochs=20, batch_size=128, lr=0.05),
+    "bpr": dict(loss="bpr", dim=8),
+    "bpr_torch": dict(loss="bpr", dim=8, epochs=20, **TORCH),
+    "bce": dict(loss="bce", dim=8),
+    "sampled_softmax": dict(loss="sampled_softmax", dim=8),
+    "sampled_softmax_torch": dict(loss="sampled_softmax", negatives=16, dim=8, epochs=20, **TORCH),
+    "full_softmax": dict(loss="sampled_softmax", negatives="all", dim=8, epochs=20, **TORCH),
+    "bpr_item_features": dict(loss="bpr", dim=8),
 }
 
 
@@ -549,12 +562,20 @@ class TestImplicitBPR(ImplicitContract):
     preset = "bpr"
 
 
+class TestImplicitBPRTorch(ImplicitContract):
+    preset = "bpr_torch"
+
+
 class TestImplicitBCE(ImplicitContract):
     preset = "bce"
 
 
 class TestImplicitSampledSoftmax(ImplicitContract):
     preset = "sampled_softmax"
+
+
+class TestImplicitSampledSoftmaxTorch(ImplicitContract):
+    preset = "sampled_softmax_torch"
 
 
 class TestImplicitFullSoftmax(ImplicitContract):

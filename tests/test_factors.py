@@ -19,7 +19,7 @@ def train():
 
 @pytest.fixture(scope="module")
 def model(train):
-    return MatrixFactorization(dim=DIM, epochs=3, batch_size=256, lr=0.03, seed=0).fit(train)
+    return MatrixFactorization(dim=DIM, epochs=10, lr=0.05, seed=0).fit(train)
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +168,7 @@ def test_real_ml_100k_latent_factors(data_dir, tmp_path):
     from featvec.datasets import load_movielens
 
     ml = load_movielens("ml-100k", data_dir=data_dir)
-    mf = MatrixFactorization(dim=32, epochs=2, batch_size=8192, lr=0.05, seed=0).fit(ml.ratings)
+    mf = MatrixFactorization(dim=32, epochs=10, seed=0).fit(ml.ratings)
     lf = latent_factors(mf, top_n=500, n_components=3, titles=ml.items, out=tmp_path)
     comp = lf.components
     assert len(comp) == 500

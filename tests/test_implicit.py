@@ -422,19 +422,20 @@ def test_save_load_preserves_recommend_exactly(fitted, data, name, tmp_path):
 def test_valid_frac_and_patience_record_and_stop(data):
     train = data[0]
     m = ImplicitRecommender(loss="sampled_softmax", negatives="all", dim=8, epochs=60, batch_size=128, lr=0.1,
+                            optimizer="adam", schedule="onecycle",
                             valid_frac=0.2, patience=1).fit(train)
     losses = [h["valid_loss"] for h in m.history_]
     assert np.isfinite(losses).all() and all(np.isfinite(h["train_loss"]) for h in m.history_)
     # the full softmax overfits quickly at this lr: training stops once patience + 1 epochs do not improve
     assert len(losses) < 60
     assert len(losses) - 1 - int(np.argmin(losses)) == 2, losses
-    bpr = ImplicitRecommender(loss="bpr", dim=8, epochs=3, batch_size=128, valid_frac=0.2, patience=1).fit(train)
+    bpr = ImplicitRecommender(loss="bpr", dim=8, epochs=3, valid_frac=0.2, patience=1).fit(train)
     assert all("valid_loss" in h and np.isfinite(h["valid_loss"]) for h in bpr.history_)
 
 
 def test_valid_frame_is_scored_each_epoch(data):
     train, test, _ = data
-    m = ImplicitRecommender(loss="bce", dim=8, epochs=3, batch_size=128).fit(train, valid=test)
+    m = ImplicitRecommender(loss="bce", dim=8, epochs=3).fit(train, valid=test)
     assert len(m.history_) == 3 and all(np.isfinite(h["valid_loss"]) for h in m.history_)
     unknown = pd.DataFrame({"user_id": UNKNOWN_USERS, "item_id": [101, 102]})
     with pytest.raises(ValueError, match="valid: no row has both a user and an item seen in training"):

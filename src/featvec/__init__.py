@@ -5,8 +5,9 @@ from .models import DeepRecommender, Feat2Vec, ImplicitRecommender, MatrixFactor
 from .lookalike import lookalikes, user_vectors
 from .persistence import load
 from .schema import Bag, Categorical, Numeric
+from .threads import get_num_threads, set_num_threads
 from .vectors import Vectors, VectorSet
 
 __version__ = "0.1.0"
 __all__ = ["Feat2Vec", "TabularModel", "UserModel", "lookalikes", "user_vectors", "MatrixFactorization", "DeepRecommender", "ImplicitRecommender", "evaluate", "load", "Categorical", "Numeric", "Bag", "Vectors",
-           "VectorSet", "latent_factors", "LatentFactors", "__version__"]
+           "VectorSet", "latent_factors", "LatentFactors", "set_num_threads", "get_num_threads", "__version__"]

@@ -328,8 +328,9 @@ def cmd_factors(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import main as bench_main
 
-    return bench_main(protocol=args.protocol, data_dir=_data_dir(args), datasets=args.datasets, seeds=args.seeds,
-                      peers=args.peers, out_dir=args.out, systems=args.systems)
+    seeds = args.seeds if args.seeds is not None else ([0] if args.protocol.upper() == "T" else [0, 1, 2])
+    return bench_main(protocol=args.protocol, data_dir=_data_dir(args), datasets=args.datasets, seeds=seeds,
+                      peers=args.peers, out_dir=args.out, systems=args.systems, threads=args.threads)
 
 
 def cmd_demo(args) -> int:
@@ -506,7 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(p)
     p.add_argument("--dataset", action="append", dest="datasets", metavar="NAME",
                    help="dataset to run on (repeatable; default: the protocol's)")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="SEED", help="random seeds")
+    p.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                   help="random seeds (default: 0 1 2; protocol T: 0)")
+    p.add_argument("--threads", nargs="+", type=int, metavar="N",
+                   help="thread counts to measure (protocol T; default: 1 2)")
     p.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
                    help="also run the peer libraries (surprise, fastai, ...) where installed")
     p.add_argument("--systems", nargs="+", metavar="NAME", help="run only these systems")

@@ -18,8 +18,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-FULL = dict(n_users=2000, n_items=1000, n_ratings=150_000, rank=8, dim=16, epochs=10, batch_size=8192, lr=0.03)
-QUICK = dict(n_users=300, n_items=150, n_ratings=12_000, rank=4, dim=8, epochs=8, batch_size=1024, lr=0.05)
+FULL = dict(n_users=2000, n_items=1000, n_ratings=150_000, rank=8, dim=16, epochs=20, lr=0.05)
+QUICK = dict(n_users=300, n_items=150, n_ratings=12_000, rank=4, dim=8, epochs=20, lr=0.05)
 N_SHOW = 3
 K = 5
 
@@ -78,8 +78,7 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
          f"{cfg['n_items']:,} items, planted rank-{cfg['rank']} factors + biases + noise "
          f"(std {data.noise_std}); {len(train):,} train / {len(test):,} test")
 
-    model = MatrixFactorization(dim=cfg["dim"], epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                                seed=seed)
+    model = MatrixFactorization(dim=cfg["dim"], epochs=cfg["epochs"], lr=cfg["lr"], seed=seed)
     t_fit = time.perf_counter()
     model.fit(train)
     fit_seconds = time.perf_counter() - t_fit

@@ -14,13 +14,13 @@ from .protocol_f import DATASETS as F_DATASETS, run_protocol_f
 from .protocol_i import DATASETS as I_DATASETS, run_protocol_i
 from .report import markdown, write_report
 
-PROTOCOLS = ("E", "I", "U", "L", "F", "T", "S")
+PROTOCOLS = ("E", "I", "U", "L", "F", "T", "S", "W")
 
 __all__ = ["main", "run_protocol_e", "run_protocol_i", "run_protocol_f", "FEATVEC_SYSTEMS", "PROTOCOLS", "markdown", "write_report"]
 
 
 def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, seeds: Iterable[int] = (0, 1, 2),
-         peers=True, out_dir="bench-results", systems=None) -> int:
+         peers=True, out_dir="bench-results", systems=None, threads: Iterable[int] | None = None) -> int:
     """Run ``protocol``: JSON lines on stdout (one per system, dataset and seed), the markdown table and the
     JSONL in ``out_dir``. Returns 0, or 1 when a featvec system failed (failing peers are reported in their
     rows and do not change the exit status). Progress goes to stderr.
@@ -28,8 +28,16 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
     p = str(protocol).strip().upper()
     if p not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
-    if p not in ("E", "I", "S", "F", "L", "U"):
-        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E, I, F, L, U, S)")
+    if p not in ("E", "I", "S", "F", "L", "U", "T"):
+        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E, I, F, L, U, S, T)")
+    if p == "T":
+        from .protocol_t import DATASETS as T_DATASETS, THREADS, run_protocol_t
+
+        rows = run_protocol_t(data_dir, datasets=tuple(datasets) if datasets else T_DATASETS, seeds=seeds,
+                              systems=systems, peers=peers, out_dir=out_dir, threads=threads or THREADS,
+                              emit=lambda line: print(line, flush=True),
+                              log=lambda msg: print(msg, file=sys.stderr, flush=True))
+        return 1 if any("error" in r and r["system"].startswith("featvec.") for r in rows) else 0
     if p == "U":
         from .protocol_u import run_protocol_u
 

@@ -74,11 +74,13 @@ def rmse(pred, y, scale: tuple[float, float]) -> float:
     return float(np.sqrt(np.mean((np.clip(pred, *scale) - y) ** 2)))
 
 
-def run_job(job: Callable[[], dict], isolate: bool = True, timeout: float | None = None) -> dict:
+def run_job(job: Callable[[], dict], isolate: bool = True, timeout: float | None = None,
+            env: dict | None = None) -> dict:
     """Run ``job()`` (a picklable callable returning a dict of metrics) and add ``peak_rss_mb``.
 
     Returns the job's dict, or ``{"error": "..."}`` if it raised, crashed or timed out. The job's own
-    stdout goes to stderr so that stdout carries only the JSON lines.
+    stdout goes to stderr so that stdout carries only the JSON lines. ``env``: variables set in the
+    measuring process before it starts (thread counts); ignored with ``isolate=False``.
     """
     if not isolate:
         try:
@@ -91,7 +93,8 @@ def run_job(job: Callable[[], dict], isolate: bool = True, timeout: float | None
     # A fresh interpreter (not multiprocessing 'spawn', which re-imports the caller's
     # __main__ and so breaks unguarded scripts). It gets sys.path, then the job, on stdin.
     payload = pickle.dumps(list(sys.path)) + pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-    proc = subprocess.Popen([sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
     try:
         data, _ = proc.communicate(payload, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -27,11 +27,11 @@ class _Surprise:
     datasets: tuple[str, ...] | None = None
     _param_names: tuple[str, ...] = ()
 
-    def __init__(self, seed: int):
-        self.seed = seed
+    def __init__(self, seed: int, **settings):
+        self.seed, self.settings = seed, settings  # settings: the algorithm's keyword arguments (defaults: its own)
 
     def _make(self, surprise):
-        raise NotImplementedError
+        return getattr(surprise, self.algo)(random_state=self.seed, **self.settings)
 
     def setup(self):
         import surprise
@@ -62,7 +62,7 @@ class SurpriseBaselineOnly(_Surprise):
     algo = "BaselineOnly"
 
     def _make(self, surprise):
-        return surprise.BaselineOnly(verbose=False)
+        return surprise.BaselineOnly(verbose=False, **self.settings)
 
     @property
     def params(self) -> dict:
@@ -75,9 +75,6 @@ class SurpriseSVD(_Surprise):
     _param_names = ("n_factors", "n_epochs", "biased", "init_mean", "init_std_dev", "lr_bu", "lr_bi", "lr_pu",
                     "lr_qi", "reg_bu", "reg_bi", "reg_pu", "reg_qi", "random_state")
 
-    def _make(self, surprise):
-        return surprise.SVD(random_state=self.seed)
-
 
 class SurpriseSVDpp(SurpriseSVD):
     """Default parameters; slow (pure per-rating loops over the implicit bag): ML-100K only."""
@@ -85,9 +82,6 @@ class SurpriseSVDpp(SurpriseSVD):
     algo = "SVDpp"
     datasets = ("ml-100k",)
     _param_names = tuple(p for p in SurpriseSVD._param_names if p != "biased") + ("lr_yj", "reg_yj")
-
-    def _make(self, surprise):
-        return surprise.SVDpp(random_state=self.seed)
 
 
 class FastaiEmbeddingDotBias:
@@ -100,11 +94,11 @@ class FastaiEmbeddingDotBias:
     """
 
     datasets = None
-    n_factors, y_range, epochs, lr, wd, bs = 50, (0.0, 5.5), 5, 5e-3, 0.1, 64
+    y_range, lr, wd, bs = (0.0, 5.5), 5e-3, 0.1, 64
     n_valid = 1000
 
-    def __init__(self, seed: int):
-        self.seed = seed
+    def __init__(self, seed: int, n_factors: int = 50, epochs: int = 5, num_threads: int | None = None):
+        self.seed, self.n_factors, self.epochs, self.num_threads = seed, n_factors, epochs, num_threads
 
     def setup(self):
         import fastai.collab
@@ -122,6 +116,7 @@ class FastaiEmbeddingDotBias:
         from fastai.torch_core import set_seed
 
         set_seed(self.seed)
+        _torch_threads(self.num_threads)
         df = train[COLS].reset_index(drop=True)
         n = len(df)
         valid = np.random.default_rng(self.seed).choice(n, size=min(self.n_valid, n), replace=False)
@@ -147,12 +142,66 @@ class FastaiEmbeddingDotBias:
                 "train_rows": "all", "seed": self.seed}
 
 
+class FastaiTabular:
+    """fastai's ``tabular_learner``: an embedding per categorical column (fastai's size rule), the numeric
+    columns normalised, an MLP of ``layers``; ``fit_one_cycle(epochs, 1e-2)`` at fastai's default batch of
+    64, seeded with ``set_seed(seed)``; predictions clipped to the rating scale by the runner."""
+
+    datasets = None
+    lr, bs, n_valid = 1e-2, 64, 1000
+
+    def __init__(self, seed: int, cat_names, cont_names, layers=(200, 100), epochs: int = 5,
+                 num_threads: int | None = None):
+        self.seed, self.cats, self.conts = seed, list(cat_names), list(cont_names)
+        self.layers, self.epochs, self.num_threads = list(layers), epochs, num_threads
+
+    def setup(self):
+        import fastai.tabular.all  # noqa: F401
+
+        return self
+
+    def fit(self, train: pd.DataFrame, scale: tuple[float, float]):
+        from fastai.tabular.all import (Categorify, FillMissing, Normalize, RegressionBlock, TabularPandas,
+                                        set_seed, tabular_learner)
+
+        set_seed(self.seed)
+        _torch_threads(self.num_threads)
+        df = train[self.cats + self.conts + ["rating"]].reset_index(drop=True)
+        valid = np.random.default_rng(self.seed).choice(len(df), size=min(self.n_valid, len(df)), replace=False)
+        to = TabularPandas(df, [Categorify, FillMissing, Normalize], self.cats, self.conts, y_names="rating",
+                           y_block=RegressionBlock(), splits=(list(range(len(df))), sorted(valid.tolist())))
+        self.learn = tabular_learner(to.dataloaders(path=".", bs=self.bs), layers=self.layers)
+        with self.learn.no_bar(), self.learn.no_logging():
+            self.learn.fit_one_cycle(self.epochs, self.lr)
+        return self
+
+    def predict(self, test: pd.DataFrame) -> np.ndarray:
+        dl = self.learn.dls.test_dl(test[self.cats + self.conts].reset_index(drop=True))
+        with self.learn.no_bar(), self.learn.no_logging():
+            preds, _ = self.learn.get_preds(dl=dl)
+        return preds.numpy().reshape(-1).astype(np.float64)
+
+    @property
+    def params(self) -> dict:
+        return {"model": "tabular_learner", "layers": self.layers, "fit_one_cycle": {"n_epoch": self.epochs,
+                "lr_max": self.lr}, "bs": self.bs, "seed": self.seed}
+
+
+def _torch_threads(n: int | None) -> None:
+    if n:
+        import torch
+
+        torch.set_num_threads(int(n))
+
+
 PEERS: dict[str, type] = {
     "surprise.BaselineOnly": SurpriseBaselineOnly,
     "surprise.SVD": SurpriseSVD,
     "surprise.SVDpp": SurpriseSVDpp,
     "fastai.EmbeddingDotBias": FastaiEmbeddingDotBias,
 }
+# peers that only protocol T runs (they need more than a ratings frame)
+EXTRA_PEERS: dict[str, type] = {"fastai.tabular": FastaiTabular}
 
 
 def peers_for(dataset: str, selection=True) -> list[str]:

@@ -53,10 +53,10 @@ class Popularity:
 
 
 class ImplicitALS:
-    def __init__(self, seed: int, factors=64, regularization=0.01, alpha=1.0, iterations=15):
+    def __init__(self, seed: int, factors=64, regularization=0.01, alpha=1.0, iterations=15, num_threads=0):
         self.seed = seed
         self.params = {"factors": factors, "regularization": regularization, "alpha": alpha,
-                       "iterations": iterations, "random_state": seed}
+                       "iterations": iterations, "random_state": seed, "num_threads": num_threads}
 
     def setup(self):
         import implicit.cpu.als  # noqa: F401
@@ -77,10 +77,11 @@ class ImplicitALS:
 
 
 class ImplicitBPR:
-    def __init__(self, seed: int, factors=64, learning_rate=0.01, regularization=0.01, iterations=100):
+    def __init__(self, seed: int, factors=64, learning_rate=0.01, regularization=0.01, iterations=100,
+                 num_threads=0):
         self.seed = seed
         self.params = {"factors": factors, "learning_rate": learning_rate, "regularization": regularization,
-                       "iterations": iterations, "random_state": seed}
+                       "iterations": iterations, "random_state": seed, "num_threads": num_threads}
 
     def setup(self):
         import implicit.cpu.bpr  # noqa: F401
@@ -100,11 +101,12 @@ class ImplicitBPR:
 class LightFMPeer:
     loss = "warp"
 
-    def __init__(self, seed: int, no_components=64, learning_rate=0.05, item_alpha=0.0, user_alpha=0.0, epochs=30):
-        self.seed, self.epochs = seed, epochs
+    def __init__(self, seed: int, no_components=64, learning_rate=0.05, item_alpha=0.0, user_alpha=0.0, epochs=30,
+                 num_threads=2):
+        self.seed, self.epochs, self.num_threads = seed, epochs, num_threads
         self.model_params = {"no_components": no_components, "learning_rate": learning_rate,
                              "item_alpha": item_alpha, "user_alpha": user_alpha, "loss": self.loss}
-        self.params = {**self.model_params, "epochs": epochs, "num_threads": 2, "random_state": seed}
+        self.params = {**self.model_params, "epochs": epochs, "num_threads": num_threads, "random_state": seed}
 
     def setup(self):
         import lightfm  # noqa: F401
@@ -114,7 +116,7 @@ class LightFMPeer:
         from lightfm import LightFM
 
         self.model = LightFM(random_state=self.seed, **self.model_params)
-        self.model.fit(_csr(train).tocoo(), epochs=self.epochs, num_threads=2)
+        self.model.fit(_csr(train).tocoo(), epochs=self.epochs, num_threads=self.num_threads)
         _, self.ie = self.model.get_item_representations()
         self.ib, _ = self.model.get_item_representations()
         self.ue = self.model.get_user_representations()[1]

@@ -10,6 +10,7 @@ import torch
 
 from ..data.samplers import NegativeSampler
 from ..evaluation import csr_from_pairs
+from ..fused.train import fit_pairs
 from ..nn.als import CSRMatrix, als, fold_in as als_fold_in
 from ..nn import losses
 from ..nn.losses import LOSSES
@@ -27,22 +28,32 @@ SOLVERS = ("sgd", "als")
 class ImplicitRecommender(Recommender):
     """Learns user and item vectors from positive interactions only; score = <user, item> + item bias.
 
-    ``solver="sgd"`` trains ``loss`` with the shared Trainer:
-      - ``"bpr"``: pairwise ranking against ``negatives`` sampled items per positive;
+    ``solver="sgd"`` trains ``loss``:
+      - ``"bpr"``: pairwise ranking against ``negatives`` sampled items per positive (mean over them);
       - ``"bce"``: positives labelled 1, ``negatives`` sampled items labelled 0;
-      - ``"sampled_softmax"``: the positive among in-batch positives plus ``negatives`` sampled items,
-        logQ-corrected; ``negatives="all"`` is the full softmax over the catalogue.
+      - ``"sampled_softmax"``: the positive against ``negatives`` sampled items, every logit logQ-corrected
+        (``negatives="all"``: the full softmax over the catalogue, through torch).
       Negatives come from ``sampler`` ("uniform" or "popularity", counts ** ``beta``), rejecting the
       user's own items when ``reject_seen``. User and item side features (``Categorical`` / ``Numeric`` /
       ``Bag``) add their vectors to the id vector, so items unseen in training can be scored from features.
+      With ``optimizer="sgd"`` and ``batch_size=1`` (the defaults) every positive takes one SGD step in
+      featvec's fused kernel on the CPU, the threads working on blocks of users x items that share no row
+      (deterministic for a seed and thread count); sampled softmax there shares its negatives among
+      ``32`` consecutive positives (a negative a user has is left out of that user's softmax where the
+      catalogue is small enough for a bitmap of every user's items, 64 MiB). Any other optimizer or batch
+      size trains mini-batches through torch (sampled softmax then also uses the batch's positives).
+    Defaults that depend on the loss (``None``): ``negatives`` 4 (bpr, bce) or 16 (sampled_softmax);
+      ``sampler`` "popularity" for sampled_softmax, else "uniform"; ``lr`` 0.4 (bpr), 0.05 (bce), 0.03
+      (sampled_softmax) per example, 1e-2 for torch's optimisers; ``reg`` 0.1 (als), 0.01 (bpr), 0.05 (bce),
+      0.1 (sampled_softmax), 0 through torch. They are tuned on MovieLens (protocol I).
     ``solver="als"``: implicit alternating least squares (confidence ``1 + alpha * weight``, L2 ``reg``,
       ``iterations`` sweeps of ``cg_steps`` conjugate-gradient steps), id vectors only. With
       ``reg_exponent`` > 0 each user's and item's L2 weight is ``reg * (1 + n) ** reg_exponent`` for its
       n interactions (frequency-scaled regularisation, Rendle et al. 2021); 1.0 works well on MovieLens.
 
     ``weight_col`` (optional) holds a non-negative strength per row (play counts, dwell time); repeated
-    (user, item) rows add up. ``reg`` defaults to 0.1 for ALS (implicit's ``regularization``) and 0 for SGD
-    (where it is an L2 penalty per example on the vectors used).
+    (user, item) rows add up; the SGD losses scale the weights to mean 1. ``reg`` is implicit's
+    ``regularization`` for ALS and an L2 penalty on the vectors each example uses for SGD.
     ``min_count`` (SGD only): users/items with fewer interactions share the unknown id vector.
     Users unseen in training are folded in from their interactions: ``fold_in`` / ``recommend(user_items=)``.
     """
@@ -51,10 +62,10 @@ class ImplicitRecommender(Recommender):
                  item_features: Sequence | None = None, user_col: str = "user_id", item_col: str = "item_id",
                  weight_col: str | None = None, alpha: float = 1.0, reg: float | None = None,
                  reg_exponent: float = 0.0, iterations: int = 15,
-                 cg_steps: int = 3, negatives=1, sampler: str = "uniform", beta: float = 0.75,
+                 cg_steps: int = 3, negatives=None, sampler: str | None = None, beta: float = 0.75,
                  reject_seen: bool = True, temperature: float = 1.0, item_bias: bool = True, min_count: int = 1,
-                 epochs: int = 20, batch_size: int = 1024, lr: float = 1e-2, optimizer: str = "adam",
-                 weight_decay: float = 0.0, schedule: str = "onecycle", init_std: float = 0.1,
+                 epochs: int = 30, batch_size: int = 1, lr: float | None = None, optimizer: str = "sgd",
+                 weight_decay: float = 0.0, schedule: str = "cosine", init_std: float = 0.1,
                  fold_in_steps: int = 200, valid_frac: float = 0.0, patience: int | None = None, seed: int = 0,
                  device: str = "cpu", show_progress: bool = False, callbacks: Sequence = ()):
         self.dim, self.loss, self.solver = dim, loss, solver
@@ -69,26 +80,50 @@ class ImplicitRecommender(Recommender):
         self.fold_in_steps, self.valid_frac, self.patience = fold_in_steps, valid_frac, patience
         self.seed, self.device, self.show_progress, self.callbacks = seed, device, show_progress, callbacks
 
+    # ---- settings that depend on the loss and the engine
+    def _negatives(self):
+        if self.negatives is not None:
+            return self.negatives
+        return 16 if self.loss == "sampled_softmax" else 4
+
+    def _sampler_name(self) -> str:
+        if self.sampler is not None:
+            return self.sampler
+        return "popularity" if self.loss == "sampled_softmax" else "uniform"
+
+    def _lr(self) -> float:
+        if self.lr is not None:
+            return float(self.lr)
+        if not self._fused():
+            return 1e-2
+        return {"bpr": 0.4, "bce": 0.05, "sampled_softmax": 0.03}[self.loss]
+
     # ---- checks
     def _check_params(self) -> None:
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         if self.solver == "sgd" and self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.negatives == "all":
+        negatives = self._negatives()
+        if negatives == "all":
             if self.loss != "sampled_softmax":
                 raise ValueError("negatives='all' (full softmax) needs loss='sampled_softmax'")
-        elif not isinstance(self.negatives, (int, np.integer)) or self.negatives < 0:
-            raise ValueError(f"negatives must be a non-negative int or 'all', got {self.negatives!r}")
-        elif self.loss in ("bpr", "bce") and self.solver == "sgd" and self.negatives < 1:
-            raise ValueError(f"loss={self.loss!r} needs negatives >= 1")
+        elif (isinstance(negatives, bool) or not isinstance(negatives, (int, np.integer)) or negatives < 0):
+            raise ValueError(f"negatives must be a non-negative int or 'all', got {negatives!r}")
+        elif self.solver == "sgd" and negatives < 1 and (self.loss in ("bpr", "bce") or self._fused()):
+            raise ValueError(f"loss={self.loss!r} needs negatives >= 1"
+                             + (" with per-example SGD" if self.loss == "sampled_softmax" else ""))
         if not self.dim or self.dim < 1:
             raise ValueError(f"dim must be a positive int, got {self.dim!r}")
 
     def _reg(self) -> float:
         if self.reg is not None:
             return float(self.reg)
-        return 0.1 if self.solver == "als" else 0.0
+        if self.solver == "als":
+            return 0.1
+        if not self._fused():
+            return 0.0
+        return {"bpr": 0.01, "bce": 0.05, "sampled_softmax": 0.1}[self.loss]
 
     def _frame(self, df, what: str) -> tuple[pd.DataFrame, np.ndarray]:
         check_frame(df, what)
@@ -122,8 +157,9 @@ class ImplicitRecommender(Recommender):
         if u.size == 0:
             raise ValueError(f"interactions: every row has weight 0 in {self.weight_col!r}; nothing to learn")
         self.users_, self.items_ = users.to(dev), items.to(dev)
-        ptr, idx = csr_from_pairs(u, i, len(users))
-        self.seen_ = (torch.as_tensor(ptr), torch.as_tensor(idx))
+        ptr = np.zeros(len(users) + 1, dtype=np.int64)  # the pairs are distinct and sorted: CSR as they are
+        np.cumsum(np.bincount(u, minlength=len(users)), out=ptr[1:])
+        self.seen_ = (torch.as_tensor(ptr), torch.as_tensor(i))
         self.item_counts_ = np.bincount(i, minlength=len(items)).astype(np.int64)
         if self.solver == "als":
             self._fit_als(u, i, w, dev)
@@ -143,8 +179,7 @@ class ImplicitRecommender(Recommender):
         for table in (self.users_, self.items_):  # ALS solves a vector for every row: min_count does not apply
             table.id_slot = torch.arange(len(table), device=table.id_slot.device)
         self.users_.id_slot[0] = self.items_.id_slot[0] = 0
-        ptr, _ = csr_from_pairs(u, i, n_users)  # u, i are sorted by (user, item): conf lines up
-        C = CSRMatrix(ptr, i, 1.0 + self.alpha * w)
+        C = CSRMatrix(self.seen_[0], i, 1.0 + self.alpha * w)  # u, i are sorted by (user, item)
         history, t0 = [], time.perf_counter()
 
         def log(it, X, Y):
@@ -165,14 +200,14 @@ class ImplicitRecommender(Recommender):
 
     def _sampler(self, dev, seed: int) -> NegativeSampler:
         ptr, idx = (t.numpy() for t in self.seen_)
-        return NegativeSampler(len(self.items_), self.sampler, counts=self.item_counts_, beta=self.beta,
+        return NegativeSampler(len(self.items_), self._sampler_name(), counts=self.item_counts_, beta=self.beta,
                                positives=(ptr, idx) if self.reject_seen else None, low=1, seed=seed, device=dev)
 
     def _pair_rows(self, u, i, w, dev, seed, fixed: bool = False) -> PairRows:
         freq = torch.as_tensor(self.item_counts_ / max(self.item_counts_.sum(), 1), dtype=torch.float32, device=dev)
         t = lambda a, dt=torch.long: torch.as_tensor(a, dtype=dt, device=dev)  # noqa: E731
         return PairRows(self.users_, self.items_, t(u), t(i), t(w, torch.float32), self._sampler(dev, seed),
-                        self.loss, self.negatives, freq, fixed_seed=seed if fixed else None)
+                        self.loss, self._negatives(), freq, fixed_seed=seed if fixed else None)
 
     def _fit_sgd(self, u, i, w, dev, valid) -> None:
         valid_rows = None
@@ -193,10 +228,28 @@ class ImplicitRecommender(Recommender):
                 raise ValueError("valid: no row has both a user and an item seen in training")
             valid_rows = self._pair_rows(vu[ok], vi[ok], vw[ok], dev, self.seed + 1, fixed=True)
         self.net_ = self._make_net().to(dev)
+        if self._fused():
+            valid_fn = None
+            if valid_rows is not None:
+                valid_fn = lambda: Trainer().evaluate(self.net_, valid_rows, dev)  # noqa: E731
+            probs = self._sampler(dev, self.seed).probs.numpy()
+            self.trainer_ = fit_pairs(self.net_, self.users_, self.items_, u, i, w, loss=self.loss,
+                                      negatives=int(self._negatives()), probs=probs,
+                                      seen=self.seen_ if self.reject_seen else None, epochs=self.epochs, lr=self._lr(),
+                                      schedule=self.schedule, reg=self._reg(), temperature=self.temperature,
+                                      seed=self.seed, valid=valid_fn, patience=self.patience,
+                                      callbacks=self.callbacks, show_progress=self.show_progress)
+            self.history_ = self.trainer_.history
+            return
         train = self._pair_rows(u, i, w, dev, self.seed)
-        self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
+        self.trainer_ = Trainer(self.epochs, self.batch_size, self._lr(), self.optimizer, self.weight_decay,
                                 self.schedule, self.patience, self.seed, self.show_progress, self.callbacks)
         self.history_ = self.trainer_.fit(self.net_, train, dev, valid_rows)
+
+    def _fused(self) -> bool:
+        """Per-positive SGD in the fused kernels: optimizer "sgd" with batch_size 1, sampled negatives, CPU."""
+        return (self.solver == "sgd" and self.optimizer == "sgd" and self.batch_size == 1
+                and self._negatives() != "all" and resolve_device(self.device).type == "cpu")
 
     # ---- scoring
     def predict(self, df: pd.DataFrame, batch_size: int = 65536) -> np.ndarray:
@@ -266,9 +319,9 @@ class ImplicitRecommender(Recommender):
         sampler = None
         if self.loss in ("bpr", "bce"):
             ptr, idx = csr_from_pairs(u, i, n_users)
-            sampler = NegativeSampler(len(self.items_), self.sampler, counts=self.item_counts_, beta=self.beta,
+            sampler = NegativeSampler(len(self.items_), self._sampler_name(), counts=self.item_counts_, beta=self.beta,
                                       positives=(ptr, idx), low=1, seed=self.seed, device=dev)
-        n_neg = max(int(self.negatives) if self.negatives != "all" else 1, 8)
+        n_neg = max(int(self._negatives()) if self._negatives() != "all" else 1, 8)
         reg = self._reg()
         for step in range(self.fold_in_steps):
             for g in opt.param_groups:
@@ -300,8 +353,19 @@ class ImplicitRecommender(Recommender):
 def _aggregate(u: np.ndarray, i: np.ndarray, w: np.ndarray, n_items: int):
     """Distinct (user, item) pairs sorted by user then item, weights summed; zero-weight pairs dropped."""
     key = np.asarray(u, dtype=np.int64) * n_items + np.asarray(i, dtype=np.int64)
-    uniq, inv = np.unique(key, return_inverse=True)
-    ws = np.bincount(inv.reshape(-1), weights=w, minlength=uniq.size)
+    w = np.broadcast_to(np.asarray(w, dtype=np.float64), key.shape)
+    if len(key) and (np.diff(key) > 0).all():  # already distinct and sorted
+        uniq, ws = key, w
+    elif len(key) and (w == w[0]).all():  # one weight for every row (no weight column): sort the keys only
+        key = np.sort(key)
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        uniq, ws = key[starts], np.diff(np.r_[starts, len(key)]) * float(w[0])
+    else:
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+        uniq = key[starts]
+        ws = np.add.reduceat(w[order], starts) if len(starts) else np.zeros(0)
     keep = ws > 0
     uu, ii = np.divmod(uniq[keep], n_items)
     return uu, ii, ws[keep]

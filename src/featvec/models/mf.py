@@ -16,8 +16,15 @@ class MatrixFactorization(RatingRecommender):
     to ``fit`` unless declared in ``user_features`` / ``item_features``) and, with ``implicit=True``, the
     sqrt-normalised bag of the items the user rated in training.
 
-    Regularisation: ``reg`` is the classic per-rating L2 on every vector used in the batch, ``bias_reg``
-    the same on biases, ``weight_decay`` decoupled decay through the optimiser.
+    Training: with ``optimizer="sgd"`` and ``batch_size=1`` (the defaults) every rating takes one SGD step
+    in featvec's fused kernel on the CPU (as Surprise and LIBMF do), the threads working on blocks of users
+    x items that share no row, so a seed and a thread count give bit-identical models; ``schedule``
+    "cosine" (default), "linear" (both down to a tenth) or "constant". Any other optimizer or batch size
+    trains mini-batches through torch (schedules "onecycle", "cosine", "constant").
+
+    Regularisation: ``reg`` is the classic L2 on every vector a rating uses (per step: ``W -= lr * (grad +
+    reg * W)``), ``bias_reg`` the same on biases, ``weight_decay`` decoupled decay (torch's optimisers only).
+    The defaults (lr 0.02, reg 0.04, 20 epochs) are tuned on MovieLens (protocol E).
     """
 
     _interaction = "dot"
@@ -25,8 +32,8 @@ class MatrixFactorization(RatingRecommender):
     def __init__(self, dim: int = 64, user_features: Sequence | None = None, item_features: Sequence | None = None,
                  implicit: bool = False, user_col: str = "user_id", item_col: str = "item_id",
                  rating_col: str = "rating", min_count: int = 1, y_range="auto", epochs: int = 20,
-                 batch_size: int = 1024, lr: float = 1e-2, optimizer: str = "adam", weight_decay: float = 0.0,
-                 reg: float = 0.05, bias_reg: float = 0.0, init_std: float = 0.01, schedule: str = "onecycle",
+                 batch_size: int = 1, lr: float = 0.02, optimizer: str = "sgd", weight_decay: float = 0.0,
+                 reg: float = 0.04, bias_reg: float = 0.0, init_std: float = 0.01, schedule: str = "cosine",
                  valid_frac: float = 0.0, patience: int | None = None, seed: int = 0, device: str = "cpu",
                  show_progress: bool = False, callbacks: Sequence = ()):
         self._common_init(dim, user_features, item_features, implicit, user_col, item_col, rating_col,

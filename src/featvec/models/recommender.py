@@ -15,6 +15,7 @@ import torch
 
 from ..encoding import EncodedBag
 from ..evaluation import csr_from_pairs
+from ..fused.train import fit_ratings
 from ..schema import Feature, feature_from_dict, feature_to_dict
 from ..training import Trainer, resolve_device, seed_everything, uses_sparse_gradients
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
@@ -297,11 +298,29 @@ class RatingRecommender(Recommender):
         train = RatingRows(users, items, torch.as_tensor(u_rows, device=dev), torch.as_tensor(i_rows, device=dev),
                            torch.tensor(y, dtype=torch.float32, device=dev))
         valid_rows = self._rows(valid, "valid", dev) if valid is not None else None
-        self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
-                                self.schedule, self.patience, self.seed, self.show_progress, self.callbacks)
-        self.history_ = self.trainer_.fit(self.net_, train, dev, valid_rows)
+        if self._fused():
+            if self.weight_decay:
+                raise ValueError("weight_decay is for torch's optimisers; per-rating SGD (optimizer='sgd', "
+                                 "batch_size=1) regularises with reg")
+            valid_fn = None
+            if valid_rows is not None:
+                valid_fn = lambda: Trainer().evaluate(self.net_, valid_rows, dev)  # noqa: E731
+            self.trainer_ = fit_ratings(self.net_, users, items, u_rows, i_rows, y, epochs=self.epochs, lr=self.lr,
+                                        schedule=self.schedule, reg=self.reg, bias_reg=self.bias_reg,
+                                        seed=self.seed, valid=valid_fn, patience=self.patience,
+                                        callbacks=self.callbacks, show_progress=self.show_progress)
+            self.history_ = self.trainer_.history
+        else:
+            self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
+                                    self.schedule, self.patience, self.seed, self.show_progress, self.callbacks)
+            self.history_ = self.trainer_.fit(self.net_, train, dev, valid_rows)
         self._vectors = self._item_cache = None
         return self
+
+    def _fused(self) -> bool:
+        """Per-rating SGD in the fused kernels: the dot interaction, optimizer "sgd" with batch_size 1, CPU."""
+        return (self._interaction == "dot" and self.optimizer == "sgd" and self.batch_size == 1
+                and resolve_device(self.device).type == "cpu")
 
     def _make_net(self, y_range, offset) -> RecommenderNet:
         ug = self.users_.group_specs(self.dim)

@@ -1,20 +1,20 @@
 """Implicit alternating least squares (Hu, Koren & Volinsky 2008) solved by conjugate gradient
-(Takacs, Pilaszy & Tikk 2011), vectorised over all users of a chunk at once: no Python loop per user.
+(Takacs, Pilaszy & Tikk 2011), one fused loop per row (``featvec.fused.als``), rows spread over threads.
 
 For user u with items I_u and confidences c_ui = 1 + alpha * r_ui, the user vector solves
 
     (Y^T Y + sum_{i in I_u} (c_ui - 1) y_i y_i^T + reg * I) x_u = sum_{i in I_u} c_ui y_i
 
 and the item side the same with the roles swapped. Each half-step runs ``cg_steps`` CG iterations from the
-current vectors (warm start), as the ``implicit`` library does. Interactions are processed in chunks of at
-most ``chunk_nnz`` non-zeros so memory stays bounded on large data.
+current vectors (warm start), as the ``implicit`` library does.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
+
+from ..fused.als import cg_rows, row_ranges
+from ..threads import get_num_threads, run_parallel
 
 
 class CSRMatrix:
@@ -28,6 +28,15 @@ class CSRMatrix:
     @property
     def n_rows(self) -> int:
         return self.indptr.numel() - 1
+
+    def arrays(self, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """indptr, indices (int32) and confidences (``dtype``) as numpy arrays, converted once per dtype."""
+        cache = self.__dict__.setdefault("_arrays", {})
+        key = np.dtype(dtype).str
+        if key not in cache:
+            cache[key] = (self.indptr.numpy(), self.indices.numpy().astype(np.int32),
+                          self.conf.numpy().astype(dtype))
+        return cache[key]
 
     def transpose(self, n_cols: int) -> "CSRMatrix":
         rows = torch.repeat_interleave(torch.arange(self.n_rows), self.indptr.diff())
@@ -51,58 +60,19 @@ def solve_side(X: torch.Tensor, Y: torch.Tensor, C: CSRMatrix, reg, cg_steps: in
                chunk_nnz: int = 1 << 20, rows: tuple[int, int] | None = None) -> None:
     """Update ``X`` in place: for every row of ``C`` (restricted to ``rows``), ``cg_steps`` conjugate
     gradient steps on that row's least-squares system against the fixed ``Y``. ``reg`` is one L2 weight
-    or a tensor with one per row of ``C``."""
-    gram = Y.T @ Y
-    per_row = torch.is_tensor(reg) and reg.dim() == 1
-    if not per_row:
-        gram.diagonal().add_(float(reg))
+    or a tensor with one per row of ``C``. The rows run in featvec's kernel threads, in ranges of about
+    ``chunk_nnz`` non-zeros at most (the result is the same for any split)."""
+    x, y = X.numpy(), np.ascontiguousarray(Y.detach().numpy(), dtype=X.numpy().dtype)
+    if not x.flags.c_contiguous:
+        raise ValueError("solve_side updates X in place and needs it C-contiguous")
+    gram = y.T @ y
+    lam = (reg.numpy() if torch.is_tensor(reg) and reg.dim() == 1 else np.full(C.n_rows, float(reg)))
+    lam = np.ascontiguousarray(lam, dtype=x.dtype)
+    indptr, indices, conf = C.arrays(x.dtype)
     lo, hi = rows if rows is not None else (0, C.n_rows)
-    sub = C if rows is None else _slice_rows(C, lo, hi)
-    for s, e in sub.chunks(chunk_nnz):
-        p0, p1 = int(sub.indptr[s]), int(sub.indptr[e])
-        ptr = sub.indptr[s:e + 1] - p0
-        cols, c = sub.indices[p0:p1], sub.conf[p0:p1].to(Y.dtype)
-        shape = (e - s, Y.shape[0])
-        weights = _csr(ptr, cols, c, shape)
-        pattern = _csr(ptr, cols, torch.zeros_like(c), shape)
-        cm1 = c - 1.0
-        b = weights @ Y
-        Yt = Y.T.contiguous()
-
-        lam = reg[lo + s:lo + e].to(Y.dtype).unsqueeze(1) if per_row else None
-
-        def matvec(v: torch.Tensor) -> torch.Tensor:
-            dots = torch.sparse.sampled_addmm(pattern, v, Yt, beta=0.0).values()
-            out = v @ gram + _csr(ptr, cols, dots * cm1, shape) @ Y
-            return out if lam is None else out + lam * v
-
-        x = X[lo + s:lo + e]
-        x.copy_(_cg(matvec, b, x.clone(), cg_steps))
-
-
-def _csr(ptr, cols, values, shape) -> torch.Tensor:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
-        return torch.sparse_csr_tensor(ptr, cols, values, shape, check_invariants=False)
-
-
-def _cg(matvec, b: torch.Tensor, x: torch.Tensor, steps: int, tol: float = 1e-10) -> torch.Tensor:
-    r = b - matvec(x)
-    p = r.clone()
-    rs = (r * r).sum(1)
-    for _ in range(steps):
-        if float(rs.max()) < tol:
-            break
-        ap = matvec(p)
-        denom = (p * ap).sum(1)
-        a = torch.where(denom > 0, rs / denom.clamp_min(1e-30), torch.zeros_like(rs))
-        x = x + a.unsqueeze(1) * p
-        r = r - a.unsqueeze(1) * ap
-        rs_new = (r * r).sum(1)
-        beta = torch.where(rs > 0, rs_new / rs.clamp_min(1e-30), torch.zeros_like(rs))
-        p = r + beta.unsqueeze(1) * p
-        rs = rs_new
-    return x
+    ranges = [r for s, e in _slice_rows(C, lo, hi).chunks(chunk_nnz)
+              for r in row_ranges(indptr, lo + s, lo + e, get_num_threads())]
+    run_parallel(cg_rows, [(x, y, gram, indptr, indices, conf, lam, a, b, int(cg_steps)) for a, b in ranges])
 
 
 def _slice_rows(C: CSRMatrix, lo: int, hi: int) -> CSRMatrix:

@@ -1,0 +1,165 @@
+"""The epoch loop around the fused kernels: block rounds on the kernel threads, the shared rows' private
+copies merged after each round, the learning-rate schedule, validation with early stopping, callbacks and
+progress. The model's tables live in two ``Side``s while training and go back to its net at the end."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..progress import progress_bar
+from ..threads import get_num_threads, run_parallel
+from .schedule import BlockSchedule
+from .slots import Side
+
+
+def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
+    """The learning rate's factor for ``epoch`` (0-based) of ``epochs``: constant, linear decay to a
+    tenth, or cosine to a tenth (per-example SGD wants its steps to shrink, not a warm-up)."""
+    t = epoch / max(epochs - 1, 1)
+    if schedule == "constant":
+        return 1.0
+    if schedule == "linear":
+        return 1.0 - 0.9 * t
+    if schedule == "cosine":
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * t))
+    raise ValueError(f"unknown schedule {schedule!r} for per-example SGD; use linear, cosine or constant")
+
+
+class SideState:
+    """A side's stacked tables while training, and its shared rows (those of no single entity)."""
+
+    def __init__(self, side: Side, parallel: bool):
+        self.side = side
+        self.shared = np.flatnonzero(~side.exclusive) if parallel else np.zeros(0, dtype=np.int64)
+        self.loc = np.full(len(side.B), -1, dtype=np.int32)
+        self.loc[self.shared] = np.arange(len(self.shared), dtype=np.int32)
+        n = side.n_entities
+        # entity e is row e alone with weight 1, rows of no other entity: the kernels skip the slot lookups
+        self.plain = bool(len(side.rows) == n and (side.ptr == np.arange(n + 1)).all()
+                          and (side.rows == np.arange(n)).all() and (side.weights == 1).all()
+                          and side.exclusive[1:n].all())
+
+    def copies(self, n: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per block: a private copy of the shared rows and biases, and a step count per row."""
+        k = len(self.shared)
+        w, b = self.side.W[self.shared], self.side.B[self.shared]
+        return [(w.copy(), b.copy(), np.zeros(k, dtype=np.int32)) for _ in range(n)]
+
+    def merge(self, copies: list) -> None:
+        """The blocks' copies of each shared row averaged, weighted by the steps each block took on it
+        (a row no block touched keeps its value). Summing the changes instead would overshoot on rows
+        that every block moves toward the same place."""
+        if not len(self.shared):
+            return
+        steps = sum(c[2].astype(np.float64) for c in copies)
+        w = sum(c[0] * c[2][:, None] for c in copies)
+        b = sum(c[1] * c[2] for c in copies)
+        moved = steps > 0
+        self.side.W[self.shared[moved]] = (w[moved] / steps[moved, None]).astype(np.float32)
+        self.side.B[self.shared[moved]] = (b[moved] / steps[moved]).astype(np.float32)
+
+    def args(self, private) -> tuple:
+        s = self.side
+        return (s.ptr, s.rows, s.weights, s.W, s.B, private[0], private[1], self.loc, s.bias_mask, private[2])
+
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.side.W.copy(), self.side.B.copy()
+
+    def restore(self, snap) -> None:
+        self.side.W[...], self.side.B[...] = snap
+
+
+class BlockTrainer:
+    """Runs ``kernel(plain)`` (the kernel variant for sides that are or are not plain) over the samples (user rows ``su``, item rows ``si``, values ``sy``) for ``epochs``.
+
+    ``hyper(epoch, lr)`` gives the kernel's scalars for an epoch (``lr``: the schedule's rate that epoch);
+    ``extra(task, schedule)`` the kernel's extra arguments for a block (``task``: dict with user/item
+    group, epoch, round, block index and a seed for its random stream); ``valid()`` a validation loss, read after every epoch with the weights in
+    the model (``sync()`` puts them there). ``history`` holds one dict per epoch like the Trainer's.
+    """
+
+    def __init__(self, kernel: Callable[[bool], Callable], users: Side, items: Side, su, si, sy, epochs: int, lr: float,
+                 schedule: str, hyper: Callable, seed: int, extra: Callable | None = None, valid: Callable | None = None,
+                 patience: int | None = None, sync: Callable | None = None, callbacks: Sequence = (),
+                 show_progress=False, threads: int | None = None, what: str = "samples"):
+        self.kernel, self.su, self.si, self.sy = kernel, su, si, sy
+        self.epochs, self.lr, self.schedule = int(epochs), float(lr), schedule
+        self.hyper, self.seed = hyper, int(seed)
+        self.extra, self.valid, self.patience, self.sync = extra, valid, patience, sync
+        self.callbacks, self.show_progress, self.what = list(callbacks), show_progress, what
+        self.p = max(1, min(int(threads or get_num_threads()), users.n_entities - 1, items.n_entities - 1))
+        self.users, self.items = SideState(users, self.p > 1), SideState(items, self.p > 1)
+        self.kernel = kernel(self.users.plain and self.items.plain)
+        self.history: list[dict] = []
+        self.stop = False
+        self.stats = np.zeros(1, dtype=np.int64)
+
+    def _seed(self, *keys: int) -> np.uint64:
+        return np.random.SeedSequence([self.seed, *keys]).generate_state(1, np.uint64)[0]
+
+    def fit(self) -> list[dict]:
+        sched = BlockSchedule(self.su, self.si, self.users.side.n_entities, self.items.side.n_entities, self.p,
+                              self.seed)
+        self.schedule_ = sched
+        n = len(self.su)
+        best, best_state, bad = math.inf, None, 0
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        bar = progress_bar(self.show_progress, total=n * self.epochs, unit=self.what)
+        for epoch in range(self.epochs):
+            t0 = time.perf_counter()
+            lr = self.lr * lr_factor(self.schedule, epoch, self.epochs)
+            hyper = self.hyper(epoch, lr)
+            total = 0.0
+            for r, blocks in enumerate(sched.epoch()):
+                cu, ci = self.users.copies(len(blocks)), self.items.copies(len(blocks))
+                tasks = []
+                for t, (ug, ig) in enumerate(blocks):
+                    start, end = sched.block(ug, ig)
+                    task = {"user_group": ug, "item_group": ig, "epoch": epoch, "round": r, "block": t,
+                            "seed": self._seed(epoch, r, t)}
+                    tasks.append((sched.samples, start, end, self.su, self.si, self.sy,
+                                  self.users.args(cu[t]), self.items.args(ci[t]),
+                                  *(self.extra(task, sched) if self.extra else ()), hyper))
+                total += sum(run_parallel(self.kernel, tasks))
+                self.users.merge(cu)
+                self.items.merge(ci)
+                if bar is not None:
+                    bar.update(int(sum(t[2] - t[1] for t in tasks)))
+            logs = {"epoch": epoch + 1, "train_loss": total / max(n, 1), "lr": lr}
+            if not math.isfinite(logs["train_loss"]):
+                raise FloatingPointError(f"training loss became {logs['train_loss']} at epoch {epoch + 1}; "
+                                         "lower lr or check the inputs")
+            if self.valid is not None or self.callbacks:
+                self.sync()
+            if self.valid is not None:
+                logs["valid_loss"] = float(self.valid())
+            logs["seconds"] = time.perf_counter() - t0
+            self.history.append(logs)
+            if bar is not None:
+                bar.set_postfix(epoch=epoch + 1, loss=f"{logs['train_loss']:.4f}")
+            for cb in self.callbacks:
+                if cb.on_epoch_end(self, epoch + 1, logs):
+                    self.stop = True
+            if self.valid is not None and self.patience is not None:
+                if logs["valid_loss"] < best - 1e-7:
+                    best, bad = logs["valid_loss"], 0
+                    best_state = (self.users.snapshot(), self.items.snapshot())
+                else:
+                    bad += 1
+                    if bad > self.patience:
+                        self.stop = True
+            if self.stop:
+                break
+        if bar is not None:
+            bar.close()
+        if best_state is not None:
+            self.users.restore(best_state[0])
+            self.items.restore(best_state[1])
+        self.sync()
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return self.history

@@ -1,0 +1,403 @@
+"""Per-example SGD kernels (numba, compiled once and cached on disk) for the dot-product models.
+
+Each kernel runs the samples of one block (``samples[start:end]``) on one thread, the GIL released. A side
+(users or items) is passed as its slots and stacked tables (see ``slots``) plus a private copy ``Wp`` /
+``Bp`` of its shared rows: ``loc[r] >= 0`` sends row r to that copy, and ``cnt`` counts the steps each
+copied row takes (the merge weighs the blocks' copies by it). ``hyper`` holds the scalars.
+
+Each kernel comes in variants compiled for fixed choices (``rating_kernel(plain, sigmoid)``,
+``pair_kernel(plain, loss)``): ``plain`` when every entity of both sides is its own row alone (weight 1,
+never shared), which skips the slot lookups. A choice made at run time inside the loop costs several times
+the arithmetic (the compiler can no longer vectorise the row loops), so each variant is its own function.
+
+Update rule for every slot (row r, weight w) of an entity whose vector gets gradient ``g`` (bias: ``gb``):
+``W[r] -= lr * (w * g + reg * |w| * W[r])``, ``B[r] -= lr_bias * (w * gb + bias_reg * B[r])`` where the
+bias trains. Random numbers come from a per-block splitmix64 stream, so results do not depend on threads.
+"""
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+_a = lambda dt, nd=1: nb.types.Array(dt, nd, "C")  # noqa: E731
+_i4, _i8, _f4, _f8 = nb.int32, nb.int64, nb.float32, nb.float64
+# a side: ptr, rows, weights, W, B, Wp, Bp, loc, bias mask, step counts
+SIDE = nb.types.Tuple((_a(_i8), _a(_i4), _a(_f4), _a(_f4, 2), _a(_f4), _a(_f4, 2), _a(_f4), _a(_i4), _a(_f4), _a(_i4)))
+# the negative sampler: item group pointers, items by group, cdf (empty: uniform), log q, seen ptr, seen items,
+# and the seen pairs as one bit per (user, item) when that is small (empty: binary search in seen items)
+SAMPLER = nb.types.Tuple((_a(_i8), _a(_i4), _a(_f8), _a(_f4), _a(_i8), _a(_i4), _a(nb.uint64)))
+BLOCK = (_a(_i4), _i8, _i8, _a(_i4), _a(_i4), _a(_f4))
+_opts = dict(cache=True, nogil=True, fastmath=True)
+
+
+@nb.njit(inline="always")
+def _next(state):
+    """splitmix64: the next state and a uniform float in [0, 1)."""
+    state = (state + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = state
+    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = z ^ (z >> np.uint64(31))
+    return state, (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(inline="always")
+def _gather(ptr, rows, wts, W, B, Wp, Bp, loc, plain, e, out):
+    """out = the entity's vector; returns its bias."""
+    d = out.shape[0]
+    bias = np.float32(0.0)
+    if plain:
+        for f in range(d):
+            out[f] = W[e, f]
+        bias = B[e]
+    else:
+        for f in range(d):
+            out[f] = 0.0
+        for j in range(ptr[e], ptr[e + 1]):
+            r = rows[j]
+            w = wts[j]
+            lr_ = loc[r]
+            if lr_ < 0:
+                for f in range(d):
+                    out[f] += w * W[r, f]
+                bias += w * B[r]
+            else:
+                for f in range(d):
+                    out[f] += w * Wp[lr_, f]
+                bias += w * Bp[lr_]
+    return bias
+
+
+@nb.njit(inline="always")
+def _scatter(ptr, rows, wts, W, B, Wp, Bp, loc, bmask, cnt, plain, e, c, v, gb, lr, lr_b, reg, breg):
+    """One SGD step for every slot of entity e: its vector's gradient is ``c * v``, its bias's ``gb``."""
+    d = v.shape[0]
+    if plain:
+        decay = np.float32(1.0) - lr * reg
+        step = lr * c
+        for f in range(d):
+            W[e, f] = decay * W[e, f] - step * v[f]
+        if bmask[e] > 0:
+            B[e] -= lr_b * (gb + breg * B[e])
+    else:
+        for j in range(ptr[e], ptr[e + 1]):
+            r = rows[j]
+            w = wts[j]
+            decay = np.float32(1.0) - lr * reg * abs(w)
+            step = lr * w * c
+            lr_ = loc[r]
+            if lr_ < 0:
+                for f in range(d):
+                    W[r, f] = decay * W[r, f] - step * v[f]
+                if bmask[r] > 0:
+                    B[r] -= lr_b * (w * gb + breg * B[r])
+            else:
+                cnt[lr_] += 1
+                for f in range(d):
+                    Wp[lr_, f] = decay * Wp[lr_, f] - step * v[f]
+                if bmask[r] > 0:
+                    Bp[lr_] -= lr_b * (w * gb + breg * Bp[lr_])
+
+
+@nb.njit(inline="always")
+def _softplus(x):
+    """log(1 + exp(x)), without overflow."""
+    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+
+
+
+@nb.njit(inline="always")
+def _dot(a, b):
+    s = np.float32(0.0)
+    for f in range(a.shape[0]):
+        s += a[f] * b[f]
+    return s
+
+
+@nb.njit(inline="always")
+def _rating(samples, start, end, su, si, sy, us, its, hyper, plain, sig):
+    """Squared error of ``offset + biases + <user, item>`` (through the scaled sigmoid with ``sig``), one
+    SGD step per rating. hyper: offset, low, span, (unused), lr, lr_bias, reg, bias_reg. Returns the sum of
+    squared errors (before each step)."""
+    uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt = us
+    iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt = its
+    offset, lo, span = np.float32(hyper[0]), np.float32(hyper[1]), np.float32(hyper[2])
+    lr, lr_b, reg, breg = np.float32(hyper[4]), np.float32(hyper[5]), np.float32(hyper[6]), np.float32(hyper[7])
+    d = Wu.shape[1]
+    pu = np.empty(d, dtype=np.float32)
+    qi = np.empty(d, dtype=np.float32)
+    one = np.float32(1.0)
+    total = 0.0
+    for k in range(start, end):
+        s = samples[k]
+        u, i = su[s], si[s]
+        bu = _gather(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, plain, u, pu)
+        bi = _gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, i, qi)
+        raw = offset + bu + bi + _dot(pu, qi)
+        if sig:
+            p = one / (one + math.exp(-raw))
+            err = lo + span * p - sy[s]
+            g = err * span * p * (one - p)
+        else:
+            err = raw - sy[s]
+            g = err
+        total += err * err
+        _scatter(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt, plain, u, g, qi, g, lr, lr_b, reg, breg)
+        _scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, i, g, pu, g, lr, lr_b, reg, breg)
+    return total
+
+
+@nb.njit(inline="always")
+def _is_seen(seen_ptr, seen_idx, bits, u, item):
+    """Is ``item`` among user u's sorted items? One bit when the bitmap exists, else a binary search
+    without branches to mispredict."""
+    if bits.shape[0] > 0:
+        words = bits.shape[0] // (seen_ptr.shape[0] - 1)
+        return (bits[u * words + (item >> 6)] >> np.uint64(item & 63)) & np.uint64(1) != 0
+    lo = seen_ptr[u]
+    n = seen_ptr[u + 1] - lo
+    if n == 0:
+        return False
+    while n > 1:
+        half = n >> 1
+        mid = lo + half
+        lo = mid if seen_idx[mid] <= item else lo
+        n -= half
+    return seen_idx[lo] == item
+
+
+@nb.njit(inline="always")
+def _draw(state, group_ptr, group_items, cdf, g, u, seen_ptr, seen_idx, bits, tries):
+    """A negative item from item group g (uniform, or by ``cdf`` when it is not empty), redrawn up to
+    ``tries`` times while the user has it. Returns (state, item, accepted)."""
+    a, b = group_ptr[g], group_ptr[g + 1]
+    item = group_items[a]
+    for _ in range(tries):
+        state, x = _next(state)
+        if cdf.shape[0] == 0:
+            pos = a + min(int(x * (b - a)), b - a - 1)
+        else:
+            lo_c = cdf[a - 1] if a > 0 else 0.0
+            target = lo_c + x * (cdf[b - 1] - lo_c)
+            lo, hi = a, b - 1
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if cdf[mid] <= target:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            pos = lo
+        item = group_items[pos]
+        if seen_ptr.shape[0] == 0 or not _is_seen(seen_ptr, seen_idx, bits, u, item):
+            return state, item, True
+    return state, item, False
+
+
+@nb.njit(inline="always")
+def _pairs(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper, plain, loss_kind):
+    """BPR (``loss_kind`` 0), BCE (1) or sampled softmax (2) for the positives of one block, ``n``
+    negatives each drawn from item group ``g``. hyper: lr, lr_bias, reg, bias_reg, n negatives, (unused),
+    temperature, tries. Sampled softmax corrects each candidate's logit by -log q (the sampler's
+    probability), the positive's too. ``stats[0]`` counts negatives that stayed a positive of their user.
+    Returns the sum of the weighted losses."""
+    uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt = us
+    iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt = its
+    group_ptr, group_items, cdf, log_q, seen_ptr, seen_idx, bits = sampler
+    lr, lr_b = np.float32(hyper[0]), np.float32(hyper[1])
+    reg, breg = np.float32(hyper[2]), np.float32(hyper[3])
+    n, temp, tries = int(hyper[4]), hyper[6], int(hyper[7])
+    d = Wu.shape[1]
+    pu = np.empty(d, dtype=np.float32)
+    gu = np.empty(d, dtype=np.float32)
+    q = np.empty((n + 1, d), dtype=np.float32)
+    bq = np.empty(n + 1, dtype=np.float32)
+    cand = np.empty(n + 1, dtype=np.int32)
+    z = np.empty(n + 1, dtype=np.float32)
+    state = np.uint64(seed)
+    total = 0.0
+    inv_n = np.float32(1.0 / n)
+    temp = np.float32(temp)
+    reg_neg = np.float32(reg * inv_n)
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for k in range(start, end):
+        s = samples[k]
+        u = su[s]
+        w = sw[s]
+        _gather(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, plain, u, pu)
+        cand[0] = si[s]
+        bq[0] = _gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, cand[0], q[0])
+        for j in range(1, n + 1):
+            state, item, ok = _draw(state, group_ptr, group_items, cdf, g, u, seen_ptr, seen_idx, bits, tries)
+            if not ok:
+                stats[0] += 1
+            cand[j] = item
+            bq[j] = _gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, item, q[j])
+        for j in range(n + 1):
+            z[j] = _dot(pu, q[j]) + bq[j]
+        # dL/ds_j for every candidate, into z
+        if loss_kind == 0:  # BPR: mean over negatives of softplus(s_neg - s_pos)
+            gpos = zero
+            for j in range(1, n + 1):
+                x = z[j] - z[0]
+                total += w * inv_n * _softplus(x)
+                c = w * inv_n / (one + math.exp(-x))
+                gpos -= c
+                z[j] = c
+            z[0] = gpos
+        elif loss_kind == 1:  # BCE: softplus(-s_pos) + sum of softplus(s_neg)
+            x = z[0]
+            total += w * _softplus(-x)
+            z[0] = -w / (one + math.exp(x))
+            for j in range(1, n + 1):
+                x = z[j]
+                total += w * _softplus(x)
+                z[j] = w / (one + math.exp(-x))
+        else:  # sampled softmax over the positive and the negatives, logQ-corrected
+            top = np.float32(-3e38)
+            for j in range(n + 1):
+                z[j] = z[j] / temp - log_q[cand[j]]
+                top = max(top, z[j])
+            norm = zero
+            for j in range(n + 1):
+                z[j] = math.exp(z[j] - top)
+                norm += z[j]
+            total += w * (math.log(norm) - math.log(z[0]))
+            scale = w / (norm * temp)
+            for j in range(n + 1):
+                z[j] = z[j] * scale
+            z[0] -= w / temp
+        for f in range(d):
+            gu[f] = 0.0
+        for j in range(n + 1):
+            c = z[j]
+            for f in range(d):
+                gu[f] += c * q[j, f]
+            r = reg if j == 0 else reg_neg
+            _scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, cand[j], c, pu, c, lr, lr_b, r, breg)
+        _scatter(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt, plain, u, one, gu, zero, lr, lr_b, reg, breg)
+    return total
+
+
+@nb.njit(inline="always")
+def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper, plain):
+    """Sampled softmax for the positives of one block, ``chunk`` positives at a time sharing ``n`` negatives
+    drawn from item group ``g``: each positive's softmax runs over itself and the shared negatives, every
+    logit corrected by -log q (the sampler's probability); a negative the user has (when the seen bitmap
+    exists) or that equals the positive is left out of that positive's softmax. The positives and users
+    step at once; the negatives step once per chunk, with their summed gradient. hyper: lr, lr_bias, reg,
+    bias_reg, n negatives, chunk, temperature."""
+    uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt = us
+    iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt = its
+    group_ptr, group_items, cdf, log_q, seen_ptr, seen_idx, bits = sampler
+    lr, lr_b = np.float32(hyper[0]), np.float32(hyper[1])
+    reg, breg = np.float32(hyper[2]), np.float32(hyper[3])
+    n, chunk, temp = int(hyper[4]), int(hyper[5]), np.float32(hyper[6])
+    d = Wu.shape[1]
+    one, zero = np.float32(1.0), np.float32(0.0)
+    pu = np.empty(d, dtype=np.float32)
+    qp = np.empty(d, dtype=np.float32)
+    gu = np.empty(d, dtype=np.float32)
+    qn = np.empty((n, d), dtype=np.float32)
+    gq = np.zeros((n, d), dtype=np.float32)
+    bn = np.empty(n, dtype=np.float32)
+    gb = np.zeros(n, dtype=np.float32)
+    lq = np.empty(n, dtype=np.float32)
+    neg = np.empty(n, dtype=np.int32)
+    z = np.empty(n + 1, dtype=np.float32)
+    state = np.uint64(seed)
+    no_seen = seen_ptr[:0]
+    total = 0.0
+    inv_t = one / temp
+    for c0 in range(start, end, chunk):
+        for j in range(n):
+            state, item, ok = _draw(state, group_ptr, group_items, cdf, g, 0, no_seen, seen_idx, bits[:0], 1)
+            neg[j] = item
+            bn[j] = _gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, item, qn[j])
+            lq[j] = log_q[item]
+        for k in range(c0, min(c0 + chunk, end)):
+            s = samples[k]
+            u = su[s]
+            i = si[s]
+            w = sw[s]
+            _gather(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, plain, u, pu)
+            bp = _gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, i, qp)
+            z[0] = (_dot(pu, qp) + bp) * inv_t - log_q[i]
+            top = z[0]
+            for j in range(n):
+                hit = neg[j] == i
+                if bits.shape[0] > 0 and not hit:
+                    hit = _is_seen(seen_ptr, seen_idx, bits, u, neg[j])
+                if hit:
+                    z[j + 1] = np.float32(-3e38)
+                else:
+                    z[j + 1] = (_dot(pu, qn[j]) + bn[j]) * inv_t - lq[j]
+                    top = max(top, z[j + 1])
+            norm = zero
+            for j in range(n + 1):
+                z[j] = math.exp(z[j] - top) if z[j] > np.float32(-1e38) else zero
+                norm += z[j]
+            total += w * (math.log(norm) - math.log(z[0]))
+            scale = w * inv_t / norm
+            for f in range(d):
+                gu[f] = zero
+            for j in range(n):
+                c = z[j + 1] * scale
+                if c != zero:
+                    for f in range(d):
+                        gu[f] += c * qn[j, f]
+                        gq[j, f] += c * pu[f]
+                    gb[j] += c
+            c = z[0] * scale - w * inv_t
+            for f in range(d):
+                gu[f] += c * qp[f]
+            _scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, i, c, pu, c, lr, lr_b, reg, breg)
+            _scatter(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt, plain, u, one, gu, zero, lr, lr_b, reg,
+                     breg)
+        for j in range(n):
+            _scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, neg[j], one, gq[j], gb[j], lr, lr_b,
+                     reg, breg)
+            for f in range(d):
+                gq[j, f] = zero
+            gb[j] = zero
+    return total
+
+
+_variants: dict = {}
+RATING_SIG = _f8(*BLOCK, SIDE, SIDE, _a(_f8))
+PAIR_SIG = _f8(*BLOCK, SIDE, SIDE, SAMPLER, _i8, nb.uint64, _a(_i8), _a(_f8))
+
+
+def rating_kernel(plain: bool, sigmoid: bool):
+    """The rating kernel compiled for these choices (compiled on first use, then cached on disk)."""
+    key = ("rating", bool(plain), bool(sigmoid))
+    if key not in _variants:
+        flag_plain, flag_sig = key[1], key[2]
+
+        @nb.njit(RATING_SIG, **_opts)
+        def kernel(samples, start, end, su, si, sy, us, its, hyper):
+            return _rating(samples, start, end, su, si, sy, us, its, hyper, flag_plain, flag_sig)
+        _variants[key] = kernel
+    return _variants[key]
+
+
+def pair_kernel(plain: bool, loss: int):
+    """The pair kernel (loss 0 BPR, 1 BCE, 2 sampled softmax) compiled for these choices."""
+    key = ("pairs", bool(plain), int(loss))
+    if key not in _variants and loss == 2:
+        flag_plain = key[1]
+
+        @nb.njit(PAIR_SIG, **_opts)
+        def kernel(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper):
+            return _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper, flag_plain)
+        _variants[key] = kernel
+    if key not in _variants:
+        flag_plain, flag_loss = key[1], key[2]
+
+        @nb.njit(PAIR_SIG, **_opts)
+        def kernel(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper):
+            return _pairs(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper, flag_plain,
+                          flag_loss)
+        _variants[key] = kernel
+    return _variants[key]
