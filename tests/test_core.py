@@ -17,7 +17,7 @@ from featvec.encoding import EncodedBag, FeatureEncoder, Normalizer, Vocabulary
 from featvec.nn import MLP, FeatureEmbedding, GroupSpec, Regression, dot
 from featvec.schema import (check_unique_names, emb_size_rule, feature_from_dict, feature_name,
                             feature_to_dict, infer_features)
-from featvec.training import Callback, Trainer, lr_at, make_optimizer, uses_sparse_gradients
+from featvec.training import Callback, Trainer, lr_at
 from save_checks import check_interrupted_save
 
 
@@ -545,39 +545,6 @@ def test_lr_at_onecycle_warms_up_then_anneals():
 def test_lr_at_unknown_schedule():
     with pytest.raises(ValueError, match="schedule"):
         lr_at("step", 0.1, 0, 10)
-
-
-class TwoPart(nn.Module):
-    def __init__(self, sparse):
-        super().__init__()
-        self.emb = nn.Embedding(10, 3, sparse=sparse)
-        self.lin = nn.Linear(3, 1)
-
-
-@pytest.mark.parametrize("name, types", [
-    ("adam", [torch.optim.Adam]), ("adamw", [torch.optim.AdamW]), ("sgd", [torch.optim.SGD]),
-    ("adagrad", [torch.optim.Adagrad]),
-])
-def test_make_optimizer_names(name, types):
-    opts = make_optimizer(name, TwoPart(sparse=False), 0.01, 0.0)
-    assert [type(o) for o in opts] == types
-    assert sum(len(g["params"]) for o in opts for g in o.param_groups) == 3
-
-
-def test_make_optimizer_sparse_adam_splits_sparse_and_dense():
-    module = TwoPart(sparse=True)
-    sparse, dense = make_optimizer("sparse_adam", module, 0.01, 0.1)
-    assert isinstance(sparse, torch.optim.SparseAdam) and isinstance(dense, torch.optim.AdamW)
-    assert sparse.param_groups[0]["params"] == [module.emb.weight]
-    assert {id(p) for p in dense.param_groups[0]["params"]} == {id(module.lin.weight), id(module.lin.bias)}
-    only_dense = make_optimizer("sparse_adam", TwoPart(sparse=False), 0.01, 0.0)
-    assert [type(o) for o in only_dense] == [torch.optim.AdamW]
-    assert uses_sparse_gradients("sparse_adam") and not uses_sparse_gradients("adam")
-
-
-def test_make_optimizer_bad_name():
-    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
-        make_optimizer("lbfgs", TwoPart(sparse=False), 0.01, 0.0)
 
 
 def test_sparse_adam_trains_a_sparse_embedding():

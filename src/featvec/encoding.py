@@ -79,6 +79,11 @@ class EncodedBag:
         pos += torch.arange(total, device=rows.device)
         return EncodedBag(indptr, self.indices[pos], self.weights[pos])
 
+    def slice(self, start: int, end: int) -> "EncodedBag":
+        """Bags start..end-1 as views of this one (no copy)."""
+        a, b = int(self.indptr[start]), int(self.indptr[end])
+        return EncodedBag(self.indptr[start:end + 1] - a, self.indices[a:b], self.weights[a:b])
+
     def to(self, device) -> "EncodedBag":
         return EncodedBag(self.indptr.to(device), self.indices.to(device), self.weights.to(device))
 

@@ -15,7 +15,7 @@ from ..nn.als import CSRMatrix, als, fold_in as als_fold_in
 from ..nn import losses
 from ..nn.losses import LOSSES
 from ..persistence import register
-from ..training import Trainer, resolve_device, seed_everything, uses_sparse_gradients
+from ..training import Trainer, resolve_device, seed_everything
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
 from ..vectors import Vectors
 from .implicit_net import ImplicitNet, PairRows
@@ -171,7 +171,7 @@ class ImplicitRecommender(Recommender):
     def _make_net(self) -> ImplicitNet:
         return ImplicitNet(self.users_.group_specs(self.dim), self.items_.group_specs(self.dim),
                            self.loss if self.loss in LOSSES else "bpr", init_std=self.init_std,
-                           sparse=uses_sparse_gradients(self.optimizer), reg=self._reg(),
+                           reg=self._reg(),
                            temperature=self.temperature, item_bias=self.item_bias and self.solver == "sgd")
 
     def _fit_als(self, u, i, w, dev) -> None:

@@ -15,7 +15,7 @@ class ImplicitNet(nn.Module):
     """score(user, item) = <user vector, item vector> + item bias, each vector the sum of its groups."""
 
     def __init__(self, user_groups: list[GroupSpec], item_groups: list[GroupSpec], loss: str = "bpr",
-                 init_std: float = 0.1, sparse: bool = False, reg: float = 0.0, temperature: float = 1.0,
+                 init_std: float = 0.1, reg: float = 0.0, temperature: float = 1.0,
                  item_bias: bool = True):
         super().__init__()
         dims = {g.dim for g in list(user_groups) + list(item_groups)}
@@ -24,8 +24,8 @@ class ImplicitNet(nn.Module):
         if loss not in losses.LOSSES:
             raise ValueError(f"loss must be one of {', '.join(losses.LOSSES)}; got {loss!r}")
         self.loss_name, self.reg, self.temperature = loss, reg, temperature
-        self.users = FeatureEmbedding(user_groups, init_std=init_std, bias=False, sparse=sparse)
-        self.items = FeatureEmbedding(item_groups, init_std=init_std, bias=item_bias, sparse=sparse)
+        self.users = FeatureEmbedding(user_groups, init_std=init_std, bias=False)
+        self.items = FeatureEmbedding(item_groups, init_std=init_std, bias=item_bias)
 
     @staticmethod
     def side(emb: FeatureEmbedding, inputs: dict):

@@ -22,7 +22,7 @@ class RecommenderNet(nn.Module):
     def __init__(self, user_groups: list[GroupSpec], item_groups: list[GroupSpec], interaction: str = "dot",
                  layers: Sequence[int] = (), dropout: float = 0.0, use_dot: bool = True,
                  y_range: tuple[float, float] | None = None, offset: float = 0.0, init_std: float = 0.01,
-                 sparse: bool = False, reg: float = 0.0, bias_reg: float = 0.0):
+                 reg: float = 0.0, bias_reg: float = 0.0):
         super().__init__()
         if interaction not in ("dot", "mlp"):
             raise ValueError(f"interaction must be 'dot' or 'mlp', got {interaction!r}")
@@ -31,8 +31,8 @@ class RecommenderNet(nn.Module):
             dims = {g.dim for g in list(user_groups) + list(item_groups)}
             if len(dims) != 1:
                 raise ValueError(f"a dot product needs one dimension for every feature group, got {sorted(dims)}")
-        self.users = FeatureEmbedding(user_groups, init_std=init_std, sparse=sparse)
-        self.items = FeatureEmbedding(item_groups, init_std=init_std, sparse=sparse)
+        self.users = FeatureEmbedding(user_groups, init_std=init_std)
+        self.items = FeatureEmbedding(item_groups, init_std=init_std)
         self.objective = Regression(y_range)
         self.offset = nn.Parameter(torch.tensor(float(offset)))
         self.reg, self.bias_reg = reg, bias_reg

@@ -17,7 +17,7 @@ from ..encoding import EncodedBag
 from ..evaluation import csr_from_pairs
 from ..fused.train import fit_ratings
 from ..schema import Feature, feature_from_dict, feature_to_dict
-from ..training import Trainer, resolve_device, seed_everything, uses_sparse_gradients
+from ..training import Trainer, resolve_device, seed_everything
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
@@ -326,7 +326,7 @@ class RatingRecommender(Recommender):
         ug = self.users_.group_specs(self.dim)
         ig = self.items_.group_specs(self.dim)
         return RecommenderNet(ug, ig, self._interaction, y_range=y_range, offset=offset, init_std=self.init_std,
-                              sparse=uses_sparse_gradients(self.optimizer), reg=self.reg, bias_reg=self.bias_reg,
+                              reg=self.reg, bias_reg=self.bias_reg,
                               **self._net_kwargs())
 
     def _rows(self, df, what, dev, user_features=None, item_features=None) -> RatingRows:

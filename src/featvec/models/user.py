@@ -265,9 +265,10 @@ class UserModel(BaseModel):
                  class_weight: str | Mapping | None = None, calibrate: bool = True, min_count: int = 1,
                  epochs: int = 30, batch_size: int = 256, lr: float = 3e-3, optimizer: str = "adamw",
                  weight_decay: float = 1e-2, schedule: str = "onecycle", valid_frac: float = 0.1,
-                 patience: int | None = 3, seed: int = 0, device: str = "cpu", show_progress: bool = False,
+                 patience: int | None = 3, seed: int = 0, device: str = "cpu", show_progress="auto",
                  id_col: str | None = None, wide: bool | Sequence[str] = False, wide_l2: float = 1.0,
-                 bag_init: str = "random", freeze_bags: bool = False, batchnorm: bool = True):
+                 bag_init: str = "random", freeze_bags: bool = False, batchnorm: bool = True,
+                 precision: str = "auto"):
         self.bags, self.attributes, self.targets, self.dim = bags, attributes, targets, dim
         self.layers, self.dropout, self.class_weight, self.calibrate = layers, dropout, class_weight, calibrate
         self.min_count, self.epochs, self.batch_size, self.lr = min_count, epochs, batch_size, lr
@@ -275,7 +276,7 @@ class UserModel(BaseModel):
         self.valid_frac, self.patience, self.seed, self.device = valid_frac, patience, seed, device
         self.show_progress, self.id_col = show_progress, id_col
         self.wide, self.wide_l2, self.bag_init, self.freeze_bags = wide, wide_l2, bag_init, freeze_bags
-        self.batchnorm = batchnorm
+        self.batchnorm, self.precision = batchnorm, precision
 
     @classmethod
     def small_data(cls, bags: Sequence[str | Bag], targets: Sequence[str], dim: int = 32, **params) -> "UserModel":
@@ -526,9 +527,18 @@ class UserModel(BaseModel):
         self._init_head(net)
         self._init_bags(net, train_inputs)
         net.wide_l2 = float(self.wide_l2) / (2 * len(y))
+        for emb in (net.embedding, net.wide):
+            if emb is not None:
+                emb.set_sparse(FeatureEmbedding.sparse_groups(emb.groups, train_inputs, int(self.batch_size)))
+        for rows in (train_rows, valid_rows):
+            if rows is not None:
+                rows.inputs = FeatureEmbedding.densify(self.specs_, rows.inputs)
+                if net.embedding is not None:
+                    rows.inputs = net.embedding.pooled_frozen(rows.inputs)
         net = net.to(device)
         trainer = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
-                          self.patience if valid_rows is not None else None, self.seed, self.show_progress)
+                          self.patience if valid_rows is not None else None, self.seed, self.show_progress,
+                          precision=self.precision)
         self.history_ = trainer.fit(net, train_rows, device, valid_rows)
         self.net_ = net.eval()
         self.temperatures_ = {t: 1.0 for t in targets}

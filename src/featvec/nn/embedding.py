@@ -23,18 +23,22 @@ class FeatureEmbedding(nn.Module):
 
     Row 0 of every table (the unknown value) starts at zero; it only moves when training data maps
     to it (values rarer than ``min_count``), so unseen values contribute nothing by default.
+    ``sparse``: True (every table), False, or the names of the groups whose lookups give sparse gradients
+    (the rows a batch used, which featvec's optimisers update lazily); see ``sparse_groups``.
     A group with ``dim=0`` has no vector (bias only); one with ``bias=False`` adds no bias.
     """
 
-    def __init__(self, groups: list[GroupSpec], init_std: float = 0.01, bias: bool = True, sparse: bool = False):
+    def __init__(self, groups: list[GroupSpec], init_std: float = 0.01, bias: bool = True, sparse=True):
         super().__init__()
         self.groups = list(groups)
+        self._pooled_key = f"#pooled{id(self)}"
         self.tables = nn.ModuleList()
         self.bias_tables = nn.ModuleList() if bias else None
         for g in self.groups:
-            self.tables.append(self._make(g.kind, g.n_in, g.dim, sparse))
+            sp = sparse if isinstance(sparse, bool) else g.name in sparse
+            self.tables.append(self._make(g.kind, g.n_in, g.dim, sp))
             if bias:
-                table = self._make(g.kind, g.n_in, 1, sparse)
+                table = self._make(g.kind, g.n_in, 1, sp)
                 table.weight.requires_grad_(g.bias)
                 self.bias_tables.append(table)
         self.reset_parameters(init_std)
@@ -59,6 +63,55 @@ class FeatureEmbedding(nn.Module):
                 for b in self.bias_tables:
                     b.weight.zero_()
 
+    @staticmethod
+    def sparse_groups(groups: list[GroupSpec], inputs: dict, batch_size: int) -> set[str]:
+        """The groups whose gradient is cheaper sparse: a batch uses fewer entries (rows of the batch times
+        values per row) than the table has rows. A bag of long lists over a small vocabulary is not."""
+        out = set()
+        for g in groups:
+            x = inputs.get(g.name)
+            if g.kind == "numeric" or x is None:
+                continue
+            per_row = x.indices.numel() / max(len(x), 1) if isinstance(x, EncodedBag) else 1.0
+            if batch_size * per_row < g.n_in:
+                out.add(g.name)
+        return out
+
+    @staticmethod
+    def densify(groups: list[GroupSpec], inputs: dict, max_cells: int = 1 << 24) -> dict:
+        """``inputs`` with each bag that fits in ``max_cells`` numbers as a dense [rows, vocabulary] matrix:
+        for a small vocabulary a matrix product costs less than pooling lists and scattering their
+        gradient (same result up to rounding)."""
+        out = dict(inputs)
+        for g in groups:
+            x = inputs.get(g.name)
+            if g.kind == "bag" and isinstance(x, EncodedBag) and len(x) * g.n_in <= max_cells:
+                rows = torch.repeat_interleave(torch.arange(len(x), device=x.indices.device), x.indptr.diff())
+                dense = torch.zeros(len(x), g.n_in, device=x.indices.device)
+                out[g.name] = dense.index_put_((rows, x.indices), x.weights.to(dense.dtype), accumulate=True)
+        return out
+
+    def pooled_frozen(self, inputs: dict) -> dict:
+        """``inputs`` plus, for every group whose table does not train, its vectors (under a key of this
+        layer's own): a frozen table gives every row the same vector at every step, so it is looked up once."""
+        out = dict(inputs)
+        with torch.no_grad():
+            for g, t in zip(self.groups, self.tables):
+                if g.dim and not t.weight.requires_grad and g.name in inputs:
+                    out[g.name + self._pooled_key] = self._lookup(t, g.kind, inputs[g.name])
+        return out
+
+    def set_sparse(self, names) -> "FeatureEmbedding":
+        """Sparse gradients for the groups in ``names``, dense for the others (training only)."""
+        for g, t in zip(self.groups, self.tables):
+            if g.kind != "numeric":
+                t.sparse = g.name in names
+        if self.bias_tables is not None:
+            for g, t in zip(self.groups, self.bias_tables):
+                if g.kind != "numeric":
+                    t.sparse = g.name in names
+        return self
+
     @property
     def names(self) -> list[str]:
         return [g.name for g in self.groups]
@@ -66,8 +119,9 @@ class FeatureEmbedding(nn.Module):
     @staticmethod
     def _lookup(table: nn.Module, kind: str, x):
         if kind == "bag":
-            bag: EncodedBag = x
-            return table(bag.indices, bag.indptr[:-1], per_sample_weights=bag.weights)
+            if not isinstance(x, EncodedBag):  # a bag given as a dense [rows, vocabulary] matrix
+                return x @ table.weight
+            return table(x.indices, x.indptr[:-1], per_sample_weights=x.weights)
         return table(x)
 
     def forward(self, inputs: dict, only=None) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
@@ -78,7 +132,8 @@ class FeatureEmbedding(nn.Module):
                 continue
             x = inputs[g.name]
             if g.dim:
-                vectors[g.name] = self._lookup(self.tables[i], g.kind, x)
+                pooled = inputs.get(g.name + self._pooled_key)  # the group's vectors computed ahead (frozen)
+                vectors[g.name] = pooled if pooled is not None else self._lookup(self.tables[i], g.kind, x)
             if self.bias_tables is not None and g.bias:
                 b = self._lookup(self.bias_tables[i], g.kind, x).squeeze(-1)
                 bias = b if bias is None else bias + b

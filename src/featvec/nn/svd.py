@@ -5,6 +5,8 @@ import torch
 
 from ..encoding import EncodedBag
 
+DENSE_CELLS = 1 << 24  # a bag matrix up to this many cells is multiplied dense
+
 
 def bag_matrix(bag: EncodedBag, n_in: int) -> torch.Tensor:
     """The pooled bags as a sparse [rows, n_in] matrix: row i holds bag i's pooling weights (a value
@@ -21,16 +23,22 @@ def svd_table(bag: EncodedBag, n_in: int, dim: int, seed: int = 0, power_iters: 
     vectors, and values that occur in similar bags get similar rows. Randomised SVD, seeded, with
     ``oversample`` extra directions (default max(10, dim)). Columns beyond the rank of A are zero."""
     a = bag_matrix(bag, n_in)
-    at = a.t().coalesce()
+    if len(bag) * n_in <= DENSE_CELLS:  # small: dense products are several times faster than sparse ones
+        a = a.to_dense()
+        at = a.t()
+        mm = torch.mm
+    else:
+        at = a.t().coalesce()
+        mm = torch.sparse.mm
     q_dim = min(dim + (max(10, dim) if oversample is None else oversample), n_in, len(bag))
     if q_dim == 0:
         return torch.zeros(n_in, dim)
     g = torch.Generator().manual_seed(int(seed))
-    q = torch.linalg.qr(torch.sparse.mm(a, torch.randn(n_in, q_dim, generator=g, dtype=torch.float64)))[0]
+    q = torch.linalg.qr(mm(a, torch.randn(n_in, q_dim, generator=g, dtype=torch.float64)))[0]
     for _ in range(power_iters):
-        q = torch.linalg.qr(torch.sparse.mm(at, q))[0]
-        q = torch.linalg.qr(torch.sparse.mm(a, q))[0]
-    b = torch.sparse.mm(at, q).t()  # [q_dim, n_in] = Q^T A
+        q = torch.linalg.qr(mm(at, q))[0]
+        q = torch.linalg.qr(mm(a, q))[0]
+    b = mm(at, q).t()  # [q_dim, n_in] = Q^T A
     _, s, vt = torch.linalg.svd(b, full_matrices=False)
     k = min(dim, len(s))
     keep = s[:k] > s[0] * 1e-10
