@@ -194,7 +194,7 @@ def test_protocol_f_records_and_report(tmp_path):
     recs = records(data)
     assert list(recs.columns) == ["user_id", "item_id", "genres", "gender", "age", "occupation", "rating"]
     assert recs["age"].isin(["<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+"]).all()
-    systems = {"featvec.Feat2Vec[nce]": {**feat2vec_params("nce"), "dim": 8, "epochs": 30, "batch_size": 32, "lr": 0.03,
+    systems = {"featvec.Feat2Vec[nce]": {**feat2vec_params("nce"), "dim": 8, "epochs": 30,
                                          "patience": None}}
     lines = []
     rows = run_protocol_f(datasets=["tiny"], seeds=[0], systems=systems, out_dir=tmp_path, emit=lines.append,

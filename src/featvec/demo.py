@@ -186,7 +186,7 @@ def feat2vec_part(out: Path, seed: int, quick: bool, echo: Callable[[str], None]
     df = feat2vec_records(n, seed)
     t = time.perf_counter()
     model = Feat2Vec(["item", "id", Numeric(["attr1", "attr2", "attr3"], name="attrs"), "y"], dim=10,
-                     objective="negative_sampling", epochs=4 if quick else 10, batch_size=2000, seed=seed).fit(df)
+                     objective="negative_sampling", epochs=4 if quick else 10, seed=seed).fit(df)
     seconds = time.perf_counter() - t
     counts = df["y"].value_counts()
     common = sorted(int(v) for v in counts[counts >= max(50, n // 100)].index)

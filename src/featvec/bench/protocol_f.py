@@ -45,7 +45,7 @@ def feat2vec_params(objective: str) -> dict:
 
     return {"groups": ["user_id", "item_id", Bag("genres"), "gender", "age", "occupation", "rating"],
             "tie": [["user_id", "gender", "age", "occupation"], ["item_id", "genres"]],
-            "objective": objective, "dim": 32, "negatives": 5, "epochs": 20, "batch_size": 1024, "lr": 1e-2}
+            "objective": objective, "dim": 32, "negatives": 5, "epochs": 20}
 
 
 FEATVEC_SYSTEMS: dict[str, Callable[[], dict]] = {

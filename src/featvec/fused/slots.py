@@ -49,10 +49,12 @@ def _group_slots(kind: str, x, offset: int, n: int) -> tuple[np.ndarray, np.ndar
     return np.arange(n), x.numpy() + offset, np.ones(n)
 
 
-def build_side(emb: FeatureEmbedding, inputs: dict, id_slot: torch.Tensor | None = None) -> Side:
+def build_side(emb: FeatureEmbedding, inputs: dict, id_slot: torch.Tensor | None = None,
+               per_group: bool = False) -> Side:
     """The kernels' view of ``emb`` for the entities whose encoded ``inputs`` are given (group name -> tensor
     or EncodedBag, one row per entity). ``id_slot``: the id group's input (row e: e, or 0 for an entity
-    sharing the unknown row), whose own rows are exclusive to their entity."""
+    sharing the unknown row), whose own rows are exclusive to their entity. ``per_group``: one slot list per
+    (row, group) instead of per row -- entity ``row * G + g`` (Feat2Vec's records)."""
     n = len(next(iter(inputs.values())))
     offsets, tables, biases, masks, parts = [], [], [], [], []
     off = 0
@@ -66,12 +68,14 @@ def build_side(emb: FeatureEmbedding, inputs: dict, id_slot: torch.Tensor | None
         else:
             biases.append(np.zeros(g.n_in, dtype=np.float32))
         masks.append(np.full(g.n_in, float(emb.bias_tables is not None and g.bias), dtype=np.float32))
-        parts.append(_group_slots(g.kind, inputs[g.name], off, n))
+        ent, r, w = _group_slots(g.kind, inputs[g.name], off, n)
+        parts.append((ent * len(emb.groups) + len(parts) if per_group else ent, r, w))
         off += g.n_in
+    n_ent = n * len(emb.groups) if per_group else n
     ent = np.concatenate([p[0] for p in parts])
     order = np.argsort(ent, kind="stable")
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(ent, minlength=n), out=ptr[1:])
+    ptr = np.zeros(n_ent + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ent, minlength=n_ent), out=ptr[1:])
     exclusive = np.zeros(off, dtype=bool)
     if id_slot is not None:
         own = id_slot.cpu().numpy()

@@ -120,3 +120,118 @@ def seen_bits(ptr: np.ndarray, idx: np.ndarray, n_items: int) -> np.ndarray:
 def _i32(a) -> np.ndarray:
     a = a.cpu().numpy() if torch.is_tensor(a) else np.asarray(a)
     return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def _fm_arrays(emb, sampler, units):
+    """The kernel's unit and sampler arrays for a ``GroupSampler``."""
+    names = emb.names
+    group_unit = np.zeros(len(names), dtype=np.int32)
+    unit_groups, unit_ptr = [], [0]
+    for j, unit in enumerate(units):
+        for name in unit:
+            group_unit[names.index(name)] = j
+            unit_groups.append(names.index(name))
+        unit_ptr.append(len(unit_groups))
+    group_dim = np.array([1 if g.dim else 0 for g in emb.groups], dtype=np.int8)
+    unit_arrays = (np.asarray(unit_ptr, dtype=np.int64), np.asarray(unit_groups, dtype=np.int32), group_unit,
+                   group_dim)
+    flat_p = np.concatenate(sampler.value_p)
+    value_off = np.concatenate([[0], np.cumsum([len(p) for p in sampler.value_p])]).astype(np.int64)
+    sampler_arrays = (np.cumsum(sampler.unit_p), np.asarray(sampler.unit_p, dtype=np.float64), value_off,
+                      np.cumsum(flat_p), flat_p, np.concatenate(sampler.first_row).astype(np.int64),
+                      np.ascontiguousarray(sampler.code_matrix, dtype=np.int64),
+                      np.asarray(sampler.mult, dtype=np.uint64), np.asarray(sampler.hashes, dtype=np.uint64),
+                      np.asarray(sampler.observed, dtype=np.uint64), np.asarray(sampler.q_pos, dtype=np.float64))
+    return unit_arrays, sampler_arrays
+
+
+def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str, negatives: int, epochs: int,
+           lr: float, schedule: str, reg: float, seed: int = 0, max_tries: int = 10, valid=None, patience=None,
+           show_progress=False) -> list[dict]:
+    """Per-record SGD of a (non-deep) ``Feat2VecNet`` on the encoded records ``inputs``, ``negatives`` per
+    record from ``sampler`` (a ``GroupSampler`` on the same records; ``units``: its units, by group name).
+    With several threads each round gives every thread its own copy of the tables and an equal share of
+    the next records; the copies are averaged row by row, weighted by the steps each took (deterministic
+    for a seed and thread count). ``valid``: (records, their sampler) whose loss, with the same negatives
+    every epoch, is logged and drives early stopping (``patience``). Returns the history."""
+    import math
+    import time
+
+    from ..progress import progress_bar
+    from ..threads import get_num_threads, run_parallel
+    from .engine import SideState, lr_factor
+    from .fm import fm_block
+
+    emb = net.embedding
+    G = len(emb.names)
+    side = build_side(emb, inputs, per_group=True)
+    n = side.n_entities // G
+    unit_arrays, sampler_arrays = _fm_arrays(emb, sampler, units)
+    vside = None
+    if valid is not None:  # the validation records' slots over the training tables
+        vs = build_side(emb, valid[0], per_group=True)
+        vside = (vs.ptr, vs.rows, vs.weights, side.W, side.B, side.W[:0], side.B[:0],
+                 np.full(len(side.B), -1, dtype=np.int32), side.bias_mask, np.zeros(0, dtype=np.int32))
+        v_arrays = _fm_arrays(emb, valid[1], units)[1]
+        v_order = np.arange(vs.n_entities // G, dtype=np.int32)
+    p = max(1, min(get_num_threads(), n // 1000))
+    state = SideState(side, p > 1)  # no row belongs to one record: with threads, every row is copied
+    part = max(20_000, 2 * len(side.B))  # records per thread per round: the copies cost at most a row each
+    offset = np.array([float(net.offset.detach()) if net.offset is not None else 0.0], dtype=np.float32)
+    learn_offset = net.offset is not None
+    rng = np.random.default_rng(seed)
+    history, best, best_state, bad = [], math.inf, None, 0
+    bar = progress_bar(show_progress, total=n * epochs, unit="records")
+
+    def sync():
+        write_back(side, emb)
+        if learn_offset:
+            with torch.no_grad():
+                net.offset.fill_(float(offset[0]))
+
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
+        lr_now = lr * lr_factor(schedule, epoch, epochs)
+        hyper = np.array([lr_now, reg, negatives, 1.0 if objective == "nce" else 0.0, max_tries,
+                          lr_now if learn_offset else 0.0])
+        order = rng.permutation(n).astype(np.int32)
+        total = 0.0
+        for r, lo in enumerate(range(0, n, part * p)):
+            hi = min(lo + part * p, n)
+            bounds = np.linspace(lo, hi, p + 1).astype(np.int64)
+            copies = state.copies(p)
+            offs = [offset.copy() for _ in range(p)]
+            seeds = np.random.SeedSequence([seed, epoch, r]).generate_state(p, np.uint64)
+            tasks = [(order, int(bounds[t]), int(bounds[t + 1]), state.args(copies[t]), unit_arrays, sampler_arrays,
+                      seeds[t], offs[t], hyper) for t in range(p)]
+            total += sum(run_parallel(fm_block, tasks))
+            state.merge(copies)
+            offset[0] = np.float32(np.mean([o[0] for o in offs]))
+            if bar is not None:
+                bar.update(hi - lo)
+        logs = {"epoch": epoch + 1, "train_loss": total / max(n, 1), "lr": lr_now}
+        if not math.isfinite(logs["train_loss"]):
+            raise FloatingPointError(f"training loss became {logs['train_loss']} at epoch {epoch + 1}; "
+                                     "lower lr or check the inputs")
+        if vside is not None:  # the loss alone (no step: rates 0), the same negatives every epoch
+            no_step = np.array([0.0, 0.0, negatives, hyper[3], max_tries, 0.0])
+            vloss = fm_block(v_order, 0, len(v_order), vside, unit_arrays, v_arrays, np.uint64(seed + 1),
+                             offset.copy(), no_step)
+            logs["valid_loss"] = vloss / max(len(v_order), 1)
+        logs["seconds"] = time.perf_counter() - t0
+        history.append(logs)
+        if vside is not None and patience is not None:
+            if logs["valid_loss"] < best - 1e-7:
+                best, bad = logs["valid_loss"], 0
+                best_state = (state.snapshot(), offset.copy())
+            else:
+                bad += 1
+                if bad > patience:
+                    break
+    if bar is not None:
+        bar.close()
+    if best_state is not None:
+        state.restore(best_state[0])
+        offset[:] = best_state[1]
+    sync()
+    return history

@@ -13,6 +13,7 @@ from ..encoding import EncodedBag, FeatureEncoder, take
 from ..nn.embedding import GroupSpec
 from ..persistence import register
 from ..schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
+from ..fused.train import fit_fm
 from ..training import Trainer, resolve_device
 from ..validation import as_names, check_frame
 from ..vectors import Vectors, VectorSet
@@ -63,6 +64,10 @@ class Feat2Vec(BaseModel):
     ``negatives`` per record; ``group_alpha``, ``value_alpha`` and ``value_bias`` shape the sampler (see
     ``featvec.data.group_sampler``). ``deep=True`` adds an MLP over the concatenated vectors (DeepFM).
     Training stops early on the validation loss (``valid_frac`` of the records, ``patience`` epochs).
+    With ``optimizer="sgd"`` and ``batch_size=1`` (the defaults) every record and its negatives take one
+    SGD step (``lr``, L2 ``reg`` on the rows used, ``schedule`` "cosine", "linear" or "constant") in
+    featvec's fused kernel on the CPU; ``deep=True``, any other optimizer or batch size trains mini-batches
+    through torch (``weight_decay``, schedules "onecycle", "cosine", "constant").
 
     After ``fit``: ``vectors_`` (one table per group with vectors, and "all": every value of every group
     labelled "group=value"), ``history_``, ``similar``, ``score`` and ``rank_values``.
@@ -73,10 +78,10 @@ class Feat2Vec(BaseModel):
                  tie: Sequence[Sequence[str]] = (), bias_only: Sequence[str] = (),
                  embeddings_only: bool | Sequence[str] = True, offset: bool = True, reject_observed: bool = True,
                  deep: bool = False, layers: Sequence[int] = (64, 32), dropout: float = 0.0,
-                 epochs: int = 20, batch_size: int = 1024, lr: float = 1e-2, optimizer: str = "adam",
-                 weight_decay: float = 0.0, schedule: str = "onecycle", init_std: float = 0.1,
+                 epochs: int = 20, batch_size: int = 1, lr: float = 0.02, optimizer: str = "sgd",
+                 weight_decay: float = 0.0, schedule: str = "cosine", init_std: float = 0.1, reg: float = 0.001,
                  valid_frac: float = 0.1, patience: int | None = 2, seed: int = 0, device: str = "cpu",
-                 show_progress: bool = False):
+                 show_progress="auto"):
         self.groups, self.dim, self.objective, self.negatives = groups, dim, objective, negatives
         self.group_alpha, self.value_alpha, self.value_bias = group_alpha, value_alpha, value_bias
         self.tie, self.bias_only, self.embeddings_only, self.offset = tie, bias_only, embeddings_only, offset
@@ -84,7 +89,7 @@ class Feat2Vec(BaseModel):
         self.epochs, self.batch_size, self.lr, self.optimizer = epochs, batch_size, lr, optimizer
         self.weight_decay, self.schedule, self.init_std = weight_decay, schedule, init_std
         self.valid_frac, self.patience, self.seed, self.device = valid_frac, patience, seed, device
-        self.show_progress = show_progress
+        self.show_progress, self.reg = show_progress, reg
 
     # ------------------------------------------------------------------ set-up
 
@@ -165,25 +170,39 @@ class Feat2Vec(BaseModel):
         self.specs_ = self._specs(encoder)
         device = resolve_device(self.device)
         sampler = self._make_sampler(inputs, self.seed)
-        train_rows = RecordRows(inputs, sampler, self.negatives, device)
-        valid_rows = None
+        vsampler = None
         if vin is not None:
             try:
                 vsampler = self._make_sampler(vin, self.seed + 1)
             except ValueError as exc:
                 raise ValueError(f"validation records: {exc} (pass more valid records, or valid_frac=0)") from None
-            valid_rows = RecordRows(vin, vsampler, self.negatives, device, fixed=True)
         torch.manual_seed(self.seed)
         net = Feat2VecNet(self.specs_, self.objective, self.offset, self.deep, self.layers, self.dropout,
                           self.init_std).to(device)
-        trainer = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
-                          self.patience if valid_rows is not None else None, self.seed, self.show_progress)
-        self.history_ = trainer.fit(net, train_rows, device, valid_rows)
+        if self._fused(device):
+            self.history_ = fit_fm(net, inputs, sampler, self.units_, objective=self.objective,
+                                   negatives=int(self.negatives), epochs=self.epochs, lr=self.lr,
+                                   schedule=self.schedule, reg=self.reg, seed=self.seed,
+                                   valid=None if vin is None else (vin, vsampler),
+                                   patience=self.patience if vin is not None else None,
+                                   show_progress=self.show_progress)
+        else:
+            valid_rows = None if vin is None else RecordRows(vin, vsampler, self.negatives, device, fixed=True)
+            trainer = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
+                              self.schedule, self.patience if valid_rows is not None else None, self.seed,
+                              self.show_progress)
+            self.history_ = trainer.fit(net, RecordRows(inputs, sampler, self.negatives, device), device,
+                                        valid_rows)
         self.net_ = net.cpu().eval()
         _zero_untrained(self.net_, self.specs_, inputs)
         self.candidates_ = self._candidates(inputs if inputs_all is None else inputs_all)
         self._vectors = None
         return self
+
+    def _fused(self, device) -> bool:
+        """Per-record SGD in the fused kernel: the plain FM (no deep part), optimizer "sgd" with batch_size
+        1, CPU."""
+        return not self.deep and self.optimizer == "sgd" and self.batch_size == 1 and device.type == "cpu"
 
     def _candidates(self, inputs: dict) -> list[dict]:
         """Per unit: the distinct value combinations seen in training (encoded), the candidates of

@@ -67,7 +67,7 @@ class ImplicitRecommender(Recommender):
                  epochs: int = 30, batch_size: int = 1, lr: float | None = None, optimizer: str = "sgd",
                  weight_decay: float = 0.0, schedule: str = "cosine", init_std: float = 0.1,
                  fold_in_steps: int = 200, valid_frac: float = 0.0, patience: int | None = None, seed: int = 0,
-                 device: str = "cpu", show_progress: bool = False, callbacks: Sequence = ()):
+                 device: str = "cpu", show_progress="auto", callbacks: Sequence = ()):
         self.dim, self.loss, self.solver = dim, loss, solver
         self.user_features, self.item_features = user_features, item_features
         self.user_col, self.item_col, self.weight_col = user_col, item_col, weight_col
