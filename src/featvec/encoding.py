@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .arrays import unique
 from .schema import Bag, Categorical, Feature, Numeric, check_unique_names, feature_name
 from .validation import check_no_missing, numeric_values, plain, require_columns
 
@@ -117,7 +118,7 @@ class EncodedBag:
             w = w * np.asarray(idf, dtype=np.float64)[indices]
             # the L2 norm of each row's tf-idf vector, a value repeated in a bag counted once with its summed weight
             key = row_of * len(idf) + indices
-            uniq, inv = np.unique(key, return_inverse=True)
+            uniq, inv = unique(key, return_inverse=True)
             summed = np.bincount(inv.ravel(), weights=w, minlength=len(uniq))
             norm = np.sqrt(np.bincount(uniq // len(idf), weights=summed ** 2, minlength=n))
             w = w / np.where(norm == 0, 1.0, norm)[row_of]
@@ -255,7 +256,7 @@ class FeatureEncoder:
         training values were folded into it, so that values never seen in training drop out of the bag."""
         n, v = len(lists), len(vocab)
         indptr, codes = _csr_codes(lists, vocab)
-        rows = np.unique(np.repeat(np.arange(n), np.diff(indptr)) * v + codes)
+        rows = unique(np.repeat(np.arange(n), np.diff(indptr)) * v + codes)
         df = np.bincount(rows % v, minlength=v)
         idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
         if df[0] == 0:

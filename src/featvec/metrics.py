@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import unique
+
 METRICS = ("recall", "ndcg", "precision", "hit_rate", "map")
 
 
@@ -28,7 +30,7 @@ def hits(ranked: np.ndarray, truth: tuple[np.ndarray, np.ndarray]) -> np.ndarray
         raise ValueError(f"truth has {len(indptr) - 1} users, ranked lists have {n}")
     width = int(max(ranked.max(initial=0), indices.max(initial=0))) + 2
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-    keys = np.unique(rows * width + indices)
+    keys = unique(rows * width + indices)
     cand = np.arange(n, dtype=np.int64)[:, None] * width + ranked
     return np.isin(cand, keys) & (ranked >= 0)
 
@@ -71,7 +73,7 @@ def map_at_k(ranked, truth, k: int | None = None) -> np.ndarray:
 
 def coverage_at_k(ranked, n_items: int, k: int | None = None) -> float:
     r = np.asarray(ranked)[:, :k]
-    return float(np.unique(r[r >= 0]).size / max(n_items, 1))
+    return float(unique(r[r >= 0]).size / max(n_items, 1))
 
 
 _PER_USER = {"recall": recall_at_k, "ndcg": ndcg_at_k, "precision": precision_at_k, "hit_rate": hit_rate_at_k,

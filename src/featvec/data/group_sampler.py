@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..arrays import unique
 from ..encoding import EncodedBag
 
 
@@ -38,7 +39,7 @@ def value_codes(value) -> np.ndarray:
         return pd.factorize(pd.Series(keys, dtype=object))[0].astype(np.int64)
     x = value.numpy()
     if x.ndim == 1:
-        return np.unique(x, return_inverse=True)[1].astype(np.int64).reshape(-1)
+        return unique(x, return_inverse=True)[1]
     return np.unique(x, axis=0, return_inverse=True)[1].astype(np.int64).reshape(-1)
 
 
@@ -47,7 +48,14 @@ def unit_codes(inputs: Mapping, names: Sequence[str]) -> np.ndarray:
     cols = [value_codes(inputs[n]) for n in names]
     if len(cols) == 1:
         return cols[0]
-    return np.unique(np.stack(cols, 1), axis=0, return_inverse=True)[1].astype(np.int64).reshape(-1)
+    stacked = np.stack(cols, 1)
+    sizes = stacked.max(0).astype(np.float64) + 1
+    if np.prod(sizes) < 2.0 ** 62:  # the combinations as one integer each (mixed radix): a 1-D unique
+        key = np.zeros(len(stacked), dtype=np.int64)
+        for c in range(stacked.shape[1]):
+            key = key * int(sizes[c]) + stacked[:, c]
+        return unique(key, return_inverse=True)[1]
+    return np.unique(stacked, axis=0, return_inverse=True)[1].astype(np.int64).reshape(-1)
 
 
 class GroupSampler:
@@ -72,7 +80,7 @@ class GroupSampler:
         self.codes, self.first_row, self.value_p = [], [], []
         for u in self.units:
             code = unit_codes(inputs, u)
-            _, first = np.unique(code, return_index=True)
+            _, first = unique(code, return_index=True)
             counts = np.bincount(code, minlength=len(first)).astype(np.float64)
             p = (counts + value_bias) ** value_alpha
             self.codes.append(code)
@@ -90,7 +98,7 @@ class GroupSampler:
         self.hashes = self._hash(self.code_matrix)
         self.offsets = np.concatenate([[0], np.cumsum([len(p) for p in self.value_p])[:-1]]).astype(np.int64)
         self.flat_p = np.concatenate(self.value_p)
-        self.observed = np.unique(self.hashes)
+        self.observed = unique(self.hashes)
         self.q_pos = sum(self.unit_p[j] * self.value_p[j][self.codes[j]] for j in range(len(self.units)))
 
     def _hash(self, codes: np.ndarray) -> np.ndarray:
@@ -99,7 +107,7 @@ class GroupSampler:
 
     def _draw_values(self, unit: np.ndarray) -> np.ndarray:
         value = np.zeros(len(unit), dtype=np.int64)
-        for j in np.unique(unit):
+        for j in unique(unit):
             at = np.flatnonzero(unit == j)
             cdf = self.value_cdf[j]
             value[at] = np.minimum(np.searchsorted(cdf, self.rng.random(len(at)) * cdf[-1], side="right"),
@@ -130,7 +138,7 @@ class GroupSampler:
                 value[bad] = self._draw_values(unit[bad])
                 bad = bad[self._seen(src[bad], unit[bad], value[bad])]
         rep = np.zeros(len(src), dtype=np.int64)
-        for j in np.unique(unit):
+        for j in unique(unit):
             at = unit == j
             rep[at] = self.first_row[j][value[at]]
         take = {}

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..arrays import unique
+
 
 class NegativeSampler:
     """Draw negative items for users.
@@ -54,7 +56,9 @@ class NegativeSampler:
         if positives is not None and reject_positives:
             indptr, indices = (np.asarray(a, dtype=np.int64) for a in positives)
             users = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
-            keys = np.unique(users * self.n_items + indices)
+            keys = users * self.n_items + indices
+            if len(keys) > 1 and not (np.diff(keys) > 0).all():  # a CSR with sorted, distinct rows is ready
+                keys = unique(keys)
             self.positives = torch.as_tensor(keys, device=self.device)
         self.last_unrejected = 0
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..arrays import unique
+
 FACTOR_STD = 0.6  # std of <u, v> for a rating range of width 4 (scaled with the range)
 BIAS_STD = 0.3
 _CHUNK = 1_000_000
@@ -132,7 +134,7 @@ def _sample_pairs(rng: np.random.Generator, n_users: int, n_items: int, n: int, 
         if need <= 0:
             return codes
         m = int(min(max(need / max(accept, 0.05) * 1.1, 1024), 20_000_000))
-        new = _sorted_unique(rng.integers(0, n_users, m, dtype=np.int64) * n_items + draw_items(m))
+        new = unique(rng.integers(0, n_users, m, dtype=np.int64) * n_items + draw_items(m))
         pos = np.minimum(np.searchsorted(codes, new), len(codes) - 1)
         new = new[codes[pos] != new]
         accept = max(len(new) / m, 1e-6)
@@ -140,14 +142,6 @@ def _sample_pairs(rng: np.random.Generator, n_users: int, n_items: int, n: int, 
             new = rng.choice(new, need, replace=False)
         codes = np.sort(np.concatenate([codes, new]))
     raise RuntimeError("could not sample enough unique pairs; lower n_ratings or zipf")
-
-
-def _sorted_unique(x: np.ndarray) -> np.ndarray:
-    """np.unique via sort (numpy 2's hash-based unique is slow for tens of millions of int64)."""
-    x = np.sort(x)
-    keep = np.ones(len(x), bool)
-    keep[1:] = x[1:] != x[:-1]
-    return x[keep]
 
 
 def _raw(u, i, user_f, item_f, user_b, item_b, mu) -> np.ndarray:

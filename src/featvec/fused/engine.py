@@ -11,7 +11,7 @@ import numpy as np
 
 from ..progress import progress_bar
 from ..threads import get_num_threads, run_parallel
-from .schedule import BlockSchedule
+from .schedule import BlockSchedule, grid_size
 from .slots import Side
 
 
@@ -90,7 +90,9 @@ class BlockTrainer:
         self.hyper, self.seed = hyper, int(seed)
         self.extra, self.valid, self.patience, self.sync = extra, valid, patience, sync
         self.callbacks, self.show_progress, self.what = list(callbacks), show_progress, what
-        self.p = max(1, min(int(threads or get_num_threads()), users.n_entities - 1, items.n_entities - 1))
+        t = max(1, min(int(threads or get_num_threads()), users.n_entities - 1, items.n_entities - 1))
+        self.p = grid_size(t, users.W.shape[0] + items.W.shape[0], 4 * (users.W.shape[1] + 1), len(su))
+        self.p = min(self.p, max(1, min(users.n_entities, items.n_entities) - 1))
         self.users, self.items = SideState(users, self.p > 1), SideState(items, self.p > 1)
         self.kernel = kernel(self.users.plain and self.items.plain)
         self.history: list[dict] = []
@@ -103,6 +105,7 @@ class BlockTrainer:
     def fit(self) -> list[dict]:
         sched = BlockSchedule(self.su, self.si, self.users.side.n_entities, self.items.side.n_entities, self.p,
                               self.seed)
+        su, si, sy = sched.su, sched.si, self.sy[sched.order]  # the samples in the shuffled order
         self.schedule_ = sched
         n = len(self.su)
         best, best_state, bad = math.inf, None, 0
@@ -121,7 +124,7 @@ class BlockTrainer:
                     start, end = sched.block(ug, ig)
                     task = {"user_group": ug, "item_group": ig, "epoch": epoch, "round": r, "block": t,
                             "seed": self._seed(epoch, r, t)}
-                    tasks.append((sched.samples, start, end, self.su, self.si, self.sy,
+                    tasks.append((sched.samples, start, end, su, si, sy,
                                   self.users.args(cu[t]), self.items.args(ci[t]),
                                   *(self.extra(task, sched) if self.extra else ()), hyper))
                 total += sum(run_parallel(self.kernel, tasks))

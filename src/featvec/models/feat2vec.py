@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..arrays import unique
 from ..data.group_sampler import GroupSampler, unit_codes
 from ..encoding import EncodedBag, FeatureEncoder, take
 from ..nn.embedding import GroupSpec
 from ..persistence import register
-from ..schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
 from ..fused.train import fit_fm
+from ..schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
 from ..training import Trainer, resolve_device
 from ..validation import as_names, check_frame
 from ..vectors import Vectors, VectorSet
@@ -209,7 +210,7 @@ class Feat2Vec(BaseModel):
         ``rank_values``."""
         out = []
         for unit in self.units_:
-            _, first = np.unique(unit_codes(inputs, unit), return_index=True)
+            _, first = unique(unit_codes(inputs, unit), return_index=True)
             rows = torch.as_tensor(np.sort(first), dtype=torch.long)
             out.append({n: take(inputs[n], rows) for n in unit})
         return out

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..arrays import unique
 from ..data.samplers import NegativeSampler
 from ..evaluation import csr_from_pairs
 from ..fused.train import fit_pairs
@@ -356,16 +357,12 @@ def _aggregate(u: np.ndarray, i: np.ndarray, w: np.ndarray, n_items: int):
     w = np.broadcast_to(np.asarray(w, dtype=np.float64), key.shape)
     if len(key) and (np.diff(key) > 0).all():  # already distinct and sorted
         uniq, ws = key, w
-    elif len(key) and (w == w[0]).all():  # one weight for every row (no weight column): sort the keys only
-        key = np.sort(key)
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        uniq, ws = key[starts], np.diff(np.r_[starts, len(key)]) * float(w[0])
+    elif len(key) and (w == w[0]).all():  # one weight for every row (no weight column): counts suffice
+        uniq, counts = unique(key, return_counts=True)
+        ws = counts * float(w[0])
     else:
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
-        uniq = key[starts]
-        ws = np.add.reduceat(w[order], starts) if len(starts) else np.zeros(0)
+        uniq, inverse = unique(key, return_inverse=True)
+        ws = np.bincount(inverse, weights=w, minlength=len(uniq))
     keep = ws > 0
     uu, ii = np.divmod(uniq[keep], n_items)
     return uu, ii, ws[keep]

@@ -35,7 +35,8 @@ class MatrixFactorization(RatingRecommender):
                  batch_size: int = 1, lr: float = 0.02, optimizer: str = "sgd", weight_decay: float = 0.0,
                  reg: float = 0.04, bias_reg: float = 0.0, init_std: float = 0.01, schedule: str = "cosine",
                  valid_frac: float = 0.0, patience: int | None = None, seed: int = 0, device: str = "cpu",
-                 show_progress="auto", callbacks: Sequence = ()):
+                 show_progress="auto", callbacks: Sequence = (), precision: str = "auto"):
         self._common_init(dim, user_features, item_features, implicit, user_col, item_col, rating_col,
                           min_count, y_range, epochs, batch_size, lr, optimizer, weight_decay, reg, bias_reg,
                           init_std, schedule, valid_frac, patience, seed, device, show_progress, callbacks)
+        self.precision = precision

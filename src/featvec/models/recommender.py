@@ -312,7 +312,8 @@ class RatingRecommender(Recommender):
             self.history_ = self.trainer_.history
         else:
             self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
-                                    self.schedule, self.patience, self.seed, self.show_progress, self.callbacks)
+                                    self.schedule, self.patience, self.seed, self.show_progress, self.callbacks,
+                                    precision=self.precision)
             self.history_ = self.trainer_.fit(self.net_, train, dev, valid_rows)
         self._vectors = self._item_cache = None
         return self
