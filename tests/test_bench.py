@@ -238,3 +238,26 @@ def test_protocol_f_ml100k_beats_popularity(tmp_path):
     by = {r["system"]: r for r in rows}
     assert "error" not in by["featvec.Feat2Vec[nce]"], by
     assert by["featvec.Feat2Vec[nce]"]["mpr_movie"] < by["popularity"]["mpr_movie"]
+
+
+def test_protocol_t_on_a_small_generated_set(tmp_path):
+    from featvec.bench.protocol_t import run_protocol_t, synthetic_shape
+
+    assert synthetic_shape("synthetic-20k") == (138, 580, 20_000)
+    assert synthetic_shape("synthetic-20M") == (138_493, 26_744, 20_000_263)
+    with pytest.raises(ValueError, match="unknown dataset 'ml-99'"):
+        run_protocol_t(datasets=["ml-99"], out_dir=tmp_path)
+    lines = []
+    rows = run_protocol_t(datasets=["synthetic-20k"], systems=["featvec.MatrixFactorization",
+                                                                "featvec.ImplicitRecommender[als]"],
+                          threads=[1], out_dir=tmp_path, emit=lines.append)
+    assert [r["system"] for r in rows] == ["featvec.MatrixFactorization", "featvec.ImplicitRecommender[als]"]
+    for r in rows:
+        assert "error" not in r, r
+        assert r["threads"] == 1 and r["samples_per_s"] == pytest.approx(r["n_train"] * r["epochs"] / r["fit_s"],
+                                                                         rel=1e-3)
+        assert r["peak_rss_mb"] > 0 and r["bytes_per_sample"] > 0 and r["bound_samples_per_s"] > 0
+    assert rows[0]["rmse"] < 1.5 and 0 <= rows[1]["recall20"] <= 1
+    text = (tmp_path / "T.md").read_text()
+    assert "## synthetic-20k" in text and "featvec.MatrixFactorization" in text and "GB/s" in text
+    assert len((tmp_path / "T.jsonl").read_text().splitlines()) == 2 == len(lines)

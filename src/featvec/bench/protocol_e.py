@@ -52,7 +52,7 @@ def side_features(data) -> dict:
 
 FEATVEC_SYSTEMS: dict[str, Callable[[str, object], dict]] = {
     "featvec.MatrixFactorization": lambda dataset, data: {
-        "model": {"dim": 64, "epochs": 20, "reg": 0.1}, "fit": side_features(data)},
+        "model": {"dim": 64, "epochs": 20}, "fit": side_features(data)},
     "featvec.DeepRecommender": lambda dataset, data: {"model": {}, "fit": {}},
 }
 

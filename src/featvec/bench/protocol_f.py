@@ -173,7 +173,7 @@ class MFJob:
     def __call__(self) -> dict:
         import featvec
 
-        model = featvec.MatrixFactorization(dim=64, epochs=20, reg=0.1, seed=self.seed)
+        model = featvec.MatrixFactorization(dim=64, epochs=20, seed=self.seed)
         with Timer() as t:
             model.fit(self.task.train[["user_id", "item_id", "rating"]])
         test = self.task.test

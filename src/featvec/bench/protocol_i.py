@@ -40,10 +40,8 @@ FEATVEC_GRIDS: dict[str, list[dict]] = {
     "featvec.ImplicitRecommender[als-freq]": [
         {"solver": "als", "dim": 64, "reg": r, "alpha": a, "reg_exponent": 1.0, "iterations": 15}
         for r in (0.2, 0.5) for a in (0.5, 1.0, 3.0)],
-    "featvec.ImplicitRecommender[bpr]": [
-        {"loss": "bpr", "dim": 64, "negatives": 4, "epochs": 30, "reg": 1e-3}],
-    "featvec.ImplicitRecommender[softmax]": [
-        {"loss": "sampled_softmax", "negatives": "all", "dim": 64, "epochs": 20, "lr": 3e-3, "reg": 1e-2}],
+    "featvec.ImplicitRecommender[bpr]": [{"loss": "bpr", "dim": 64, "negatives": 4, "epochs": 30}],
+    "featvec.ImplicitRecommender[softmax]": [{"loss": "sampled_softmax", "dim": 64, "negatives": 16, "epochs": 30}],
 }
 
 

@@ -40,6 +40,32 @@ DATASETS = ("ml-100k", "ml-latest-small", "synthetic-1M", "synthetic-20M")
 THREADS = (1, 2)
 SYNTHETIC = {"synthetic-1M": (6_040, 3_706, 1_000_209), "synthetic-20M": (138_493, 26_744, 20_000_263)}
 DIM = 64
+REPEATS = {"ml-100k": 3, "ml-latest-small": 3}  # fits per job on the small sets: the median is reported
+
+
+def synthetic_shape(dataset: str) -> tuple[int, int, int]:
+    """(users, items, ratings) of a generated dataset: the named ML-1M / ML-20M shapes, or ``synthetic-<n>``
+    (``20k``, ``3M``...) with ML-20M's proportions."""
+    if dataset in SYNTHETIC:
+        return SYNTHETIC[dataset]
+    text = dataset.removeprefix("synthetic-").strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    try:
+        n = int(float(text.rstrip("km")) * scale)
+    except ValueError:
+        raise ValueError(f"unknown dataset {dataset!r}; protocol T runs on {list(DATASETS)} or synthetic-<n>") from None
+    users = max(100, n // 144)
+    return users, max(50, n // 750, -(-4 * n // users)), n  # at most a quarter of the pairs rated
+
+
+def is_synthetic(dataset: str) -> bool:
+    return dataset.startswith("synthetic-")
+
+
+def runs_on(system: str, dataset: str) -> bool:
+    """Whether ``system`` is measured on ``dataset`` (other generated sizes: as on synthetic-1M)."""
+    spec = SYSTEMS[system].datasets
+    return dataset in spec or (is_synthetic(dataset) and dataset not in SYNTHETIC and "synthetic-1M" in spec)
 
 
 def epochs_for(dataset: str, kind: str) -> int:
@@ -161,10 +187,10 @@ def prepare(dataset: str, seed: int, data_dir, cache: Path) -> Path:
     if (folder / "done").exists():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    if dataset in SYNTHETIC:
+    if is_synthetic(dataset):
         from ..datasets import synthetic_ratings
 
-        ratings = synthetic_ratings(*SYNTHETIC[dataset], rank=16, seed=seed).ratings
+        ratings = synthetic_ratings(*synthetic_shape(dataset), rank=16, seed=seed).ratings
         positives = ratings[["user_id", "item_id"]]
     else:
         from .protocol_i import positives as ml_positives
@@ -223,6 +249,7 @@ class Job:
     folder: str
     data_dir: str | None
     evaluate: bool = True
+    repeats: int = 1
 
     def __call__(self) -> dict:
         set_threads(self.threads)
@@ -230,15 +257,29 @@ class Job:
         return getattr(self, f"_{kind}")()
 
     # ---- helpers
+    def _timed(self, make, fit):
+        """``fit(make())`` ``repeats`` times in this process; the last object and a Timer-like result whose
+        ``s`` is the median time (``first`` the first run's: imports and compilations the library does lazily
+        land there)."""
+        times = []
+        for _ in range(self.repeats):
+            obj = make()
+            with Timer() as t:
+                fit(obj)
+            times.append(t.s)
+        t.s, t.first, t.runs = float(np.median(times)), times[0], len(times)
+        return obj, t
+
     @property
     def _params(self) -> dict:
         if SYSTEMS[self.system].featvec:
             return {"seed": self.seed, **featvec_params(self.system, self.dataset)}
         return peer_params(self.system, self.dataset)
 
-    def _result(self, n_train: int, epochs: int, fit_s: float, model=None, **metrics) -> dict:
-        out = {"n_train": int(n_train), "epochs": int(epochs), "fit_s": fit_s,
-               "samples_per_s": n_train * epochs / fit_s, **metrics}
+    def _result(self, n_train: int, epochs: int, fit_s, model=None, **metrics) -> dict:
+        """``fit_s``: the ``_timed`` result (median, first run, runs)."""
+        out = {"n_train": int(n_train), "epochs": int(epochs), "fit_s": fit_s.s, "fit_first_s": fit_s.first,
+               "fit_runs": fit_s.runs, "samples_per_s": n_train * epochs / fit_s.s, **metrics}
         hist = getattr(model, "history_", None)
         if hist and all("seconds" in h for h in hist):
             loop = sum(h["seconds"] for h in hist)
@@ -257,27 +298,25 @@ class Job:
             import featvec
 
             cls = self.system.split(".")[1].split("[")[0]
-            model = getattr(featvec, cls)(**self._params)
             fit_kwargs = {}
             if self.system.endswith("[side]"):
                 from .protocol_e import side_features
 
                 fit_kwargs = side_features(_ml(self.dataset, self.data_dir))
-            with Timer() as t:
-                model.fit(train, **fit_kwargs)
+            model, t = self._timed(lambda: getattr(featvec, cls)(**self._params),
+                                   lambda m: m.fit(train, **fit_kwargs))
             epochs = len(model.history_) or self._params.get("epochs", 1)
             score = rmse(model.predict(test), test["rating"].to_numpy(), scale)
-            return self._result(len(train), epochs, t.s, model, rmse=score)
+            return self._result(len(train), epochs, t, model, rmse=score)
         from .peers import PEERS
 
         params = self._params
         threads = {} if self.system.startswith("surprise.") else {"num_threads": self.threads}
-        peer = PEERS[self.system](self.seed, **params, **threads).setup()
         epochs = params.get("n_epochs", params.get("epochs"))
-        with Timer() as t:
-            peer.fit(train, scale)
+        peer, t = self._timed(lambda: PEERS[self.system](self.seed, **params, **threads).setup(),
+                              lambda m: m.fit(train, scale))
         score = rmse(peer.predict(test), test["rating"].to_numpy(), scale)
-        return {**self._result(len(train), epochs, t.s), "rmse": score, "params": params}
+        return {**self._result(len(train), epochs, t), "rmse": score, "params": params}
 
     # ---- implicit pairs (SGD and ALS)
     def _task(self):
@@ -292,11 +331,9 @@ class Job:
         if self.system.startswith("featvec."):
             import featvec
 
-            model = featvec.ImplicitRecommender(**self._params)
-            with Timer() as t:
-                model.fit(task.train)
+            model, t = self._timed(lambda: featvec.ImplicitRecommender(**self._params), lambda m: m.fit(task.train))
             epochs = len(model.history_) or 1
-            out = self._result(n, epochs, t.s, model)
+            out = self._result(n, epochs, t, model)
             if self.evaluate:
                 urows = model.users_.rows(task.user_ids)
                 icols = model.items_.rows(task.item_ids) - 1
@@ -305,12 +342,11 @@ class Job:
         from .peers_i import PEERS
 
         params = dict(self._params)
-        peer = PEERS[self.system](self.seed, num_threads=self.threads, **params).setup()
         ptr, idx = task.train_csr
-        with Timer() as t:
-            peer.fit((ptr, idx, len(task.user_ids), len(task.item_ids)))
+        peer, t = self._timed(lambda: PEERS[self.system](self.seed, num_threads=self.threads, **params).setup(),
+                              lambda m: m.fit((ptr, idx, len(task.user_ids), len(task.item_ids))))
         epochs = params.get("iterations", params.get("epochs"))
-        out = {**self._result(n, epochs, t.s), "params": peer.params}
+        out = {**self._result(n, epochs, t), "params": peer.params}
         if self.evaluate:
             out.update(task.score(peer.scores))
         return out
@@ -330,14 +366,12 @@ class Job:
         else:
             from ..datasets import feat2vec_records
 
-            train = feat2vec_records(1_000_000, seed=self.seed)
+            train = feat2vec_records(synthetic_shape(self.dataset)[2], seed=self.seed)  # notebook 003's records
             params = {"groups": ["item", "id", featvec.Numeric(["attr1", "attr2", "attr3"], name="attrs"), "y"],
                       "dim": 10}
-        model = featvec.Feat2Vec(seed=self.seed, **params)
-        with Timer() as t:
-            model.fit(train)
+        model, t = self._timed(lambda: featvec.Feat2Vec(seed=self.seed, **params), lambda m: m.fit(train))
         n = len(train) - int(round(len(train) * model.valid_frac)) if model.patience is not None else len(train)
-        return self._result(n, len(model.history_), t.s, model, negatives=int(model.negatives))
+        return self._result(n, len(model.history_), t, model, negatives=int(model.negatives))
 
     # ---- tabular rows
     def _tabular_frames(self):
@@ -358,20 +392,18 @@ class Job:
         if self.system.startswith("featvec."):
             import featvec
 
-            model = featvec.TabularModel(categorical=cats, numeric=nums, target="rating", task="regression",
-                                         **self._params)
-            with Timer() as t:
-                model.fit(train)
+            model, t = self._timed(lambda: featvec.TabularModel(categorical=cats, numeric=nums, target="rating",
+                                                                task="regression", **self._params),
+                                   lambda m: m.fit(train))
             score = rmse(model.predict(test), test["rating"].to_numpy(), scale)
-            return self._result(len(train), len(model.history_), t.s, model, rmse=score)
+            return self._result(len(train), len(model.history_), t, model, rmse=score)
         from .peers import FastaiTabular
 
         params = self._params
-        peer = FastaiTabular(self.seed, cats, nums, num_threads=self.threads, **params).setup()
-        with Timer() as t:
-            peer.fit(train, scale)
+        peer, t = self._timed(lambda: FastaiTabular(self.seed, cats, nums, num_threads=self.threads, **params).setup(),
+                              lambda m: m.fit(train, scale))
         score = rmse(peer.predict(test), test["rating"].to_numpy(), scale)
-        return {**self._result(len(train), params["epochs"], t.s), "rmse": score, "params": peer.params}
+        return {**self._result(len(train), params["epochs"], t), "rmse": score, "params": peer.params}
 
     # ---- users (bags of events)
     def _users(self) -> dict:
@@ -386,23 +418,25 @@ class Job:
         else:
             from ..datasets import user_sequences
 
-            table, _ = user_sequences(10_000, seed=self.seed, planted=True)
-            targets, bags, weights = ["marital", "children"], ["seq1", "seq2"], {}
             from .protocol_u import folds
+
+            # notebook 000's users (about 200 events each: synthetic-1M has 5,000 of them)
+            n_users = max(200, synthetic_shape(self.dataset)[2] // 200)
+            table, _ = user_sequences(n_users, seed=self.seed, planted=True)
+            targets, bags, weights = ["marital", "children"], ["seq1", "seq2"], {}
         test_idx = folds(len(table), self.seed)[0]
         train, test = table.drop(index=test_idx), table.iloc[test_idx]
         if self.system.endswith("[small_data]"):
-            model = featvec.UserModel.small_data(bags, targets, seed=self.seed)
+            make = lambda: featvec.UserModel.small_data(bags, targets, seed=self.seed)  # noqa: E731
         else:
-            model = featvec.UserModel(bags=[featvec.Bag(b, weights=weights.get(b)) for b in bags], targets=targets,
-                                      seed=self.seed)
-        with Timer() as t:
-            model.fit(train)
+            make = lambda: featvec.UserModel(bags=[featvec.Bag(b, weights=weights.get(b)) for b in bags],  # noqa: E731
+                                             targets=targets, seed=self.seed)
+        model, t = self._timed(make, lambda m: m.fit(train))
         proba = model.predict_proba(test)
         acc = {f"accuracy_{y}": float(np.mean(proba[y].to_numpy().argmax(1) ==
                                               pd.Index(proba[y].columns).get_indexer(test[y].to_numpy())))
                for y in targets}
-        return self._result(len(train), len(model.history_), t.s, model, **acc)
+        return self._result(len(train), len(model.history_), t, model, **acc)
 
 
 def dense_params(net) -> int:
@@ -443,7 +477,7 @@ def select(systems, peers, dataset: str) -> list[str]:
         names = [n for n in names if SYSTEMS[n].featvec]
     elif systems is None and peers is not True:
         names = [n for n in names if SYSTEMS[n].featvec or n in known_names(peers, SYSTEMS, "peer")]
-    return [n for n in names if dataset in SYSTEMS[n].datasets]
+    return [n for n in names if runs_on(n, dataset)]
 
 
 def make_row(job: Job, result: dict, bandwidth: float | None) -> dict:
@@ -474,9 +508,9 @@ def run_protocol_t(data_dir=None, datasets: Iterable[str] = DATASETS, seeds: Ite
     does it)."""
     log = log or (lambda msg: None)
     datasets = [datasets] if isinstance(datasets, str) else list(datasets)
-    unknown = [d for d in datasets if d not in DATASETS]
-    if unknown:
-        raise ValueError(f"unknown dataset(s) {unknown}; protocol T runs on {list(DATASETS)}")
+    for d in datasets:
+        if d not in DATASETS:
+            synthetic_shape(d)  # an error naming it unless it is synthetic-<n>
     threads = [int(t) for t in ([threads] if isinstance(threads, int) else threads)]
     cache = Path(out_dir if out_dir is not None else ".") / ".t-data"
     rows: list[dict] = []
@@ -498,7 +532,8 @@ def run_protocol_t(data_dir=None, datasets: Iterable[str] = DATASETS, seeds: Ite
                         continue
                     log(f"T {dataset} seed {seed} threads {t}: {name}")
                     job = Job(name, dataset, int(seed), t, str(folder), None if data_dir is None else str(data_dir),
-                              evaluate=evaluate_large or dataset != "synthetic-20M")
+                              evaluate=evaluate_large or dataset != "synthetic-20M",
+                              repeats=REPEATS.get(dataset, 1))
                     row = make_row(job, run_job(job, isolate=True, timeout=timeout, env=thread_env(t)),
                                    bandwidth.get(t))
                     rows.append(row)
