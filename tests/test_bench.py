@@ -254,8 +254,9 @@ def test_protocol_t_on_a_small_generated_set(tmp_path):
     assert [r["system"] for r in rows] == ["featvec.MatrixFactorization", "featvec.ImplicitRecommender[als]"]
     for r in rows:
         assert "error" not in r, r
+        # fit_s is written with 4 decimals: on a fit of a few hundredths of a second that alone is 0.1-1%
         assert r["threads"] == 1 and r["samples_per_s"] == pytest.approx(r["n_train"] * r["epochs"] / r["fit_s"],
-                                                                         rel=1e-3)
+                                                                         rel=max(1e-3, 1e-4 / r["fit_s"]))
         assert r["peak_rss_mb"] > 0 and r["bytes_per_sample"] > 0 and r["bound_samples_per_s"] > 0
     assert rows[0]["rmse"] < 1.5 and 0 <= rows[1]["recall20"] <= 1
     text = (tmp_path / "T.md").read_text()

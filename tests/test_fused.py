@@ -3,6 +3,7 @@ merge, the seen bitmap, and bit-identical reruns for a seed and a thread count."
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import torch
 
 from featvec.datasets import feat2vec_records
 from featvec import Categorical, Feat2Vec, ImplicitRecommender, MatrixFactorization
-from featvec.fused.engine import SideState, lr_factor
+from featvec.fused.engine import SideState, lr_factor, warn_if_diverged
 from featvec.fused.kernels import pair_kernel, rating_kernel
 from featvec.fused.schedule import BlockSchedule, balanced_groups
 from featvec.fused.slots import Side, build_side
@@ -251,3 +252,20 @@ def test_bpr_negatives_avoid_the_users_items(threads):
     df = interactions(n_items=400, n=1200)[["user_id", "item_id"]].drop_duplicates()  # ~20 of 400 items a user
     m = ImplicitRecommender(dim=4, epochs=2, loss="bpr").fit(df)
     assert m.trainer_.unrejected == 0
+
+
+def test_a_loss_that_grows_tenfold_warns_of_divergence():
+    with pytest.warns(RuntimeWarning, match="diverged.*lower lr"):
+        warn_if_diverged([{"train_loss": 0.69}, {"train_loss": 3.0}, {"train_loss": 33.2}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_diverged([{"train_loss": 0.69}, {"train_loss": 0.2}])  # learning: no warning
+        warn_if_diverged([{"train_loss": 0.69}])
+
+
+def test_bpr_takes_a_smaller_default_rate_with_fewer_than_four_negatives():
+    # the gradient is a mean over the negatives: 0.4 with one negative diverged on ML-100K (loss 33)
+    assert ImplicitRecommender(loss="bpr")._lr() == 0.4
+    assert ImplicitRecommender(loss="bpr", negatives=1)._lr() == 0.2
+    assert ImplicitRecommender(loss="bpr", negatives=8)._lr() == 0.4
+    assert ImplicitRecommender(loss="bpr", negatives=1, lr=0.7)._lr() == 0.7

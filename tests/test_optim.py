@@ -142,3 +142,24 @@ def test_adam_matches_torch_adam_on_dense_parameters():
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
     assert math.isfinite(float(a.weight.detach().sum()))
+
+
+@pytest.mark.parametrize("opt_cls", [SGD, Adam])
+def test_add_l2_steps_as_the_penalty_in_the_loss_would(opt_cls):
+    """A penalty coef * |W|^2 given to the optimiser moves the parameters exactly as the same penalty added
+    to the loss; on a sparse table it reaches every row, as the loss's penalty does."""
+    coef, rows = 0.3, torch.tensor([1, 3])
+    a, b = TwoPart(), TwoPart()
+    opt_a = opt_cls(a.parameters(), lr=0.1)
+    opt_a.add_l2([a.emb.weight, a.lin.weight], coef)
+    a.loss(rows).backward()
+    opt_a.step()
+    b.emb.sparse = False  # the loss's penalty makes the table's gradient dense anyway
+    opt_b = opt_cls(b.parameters(), lr=0.1)
+    (b.loss(rows) + coef * (b.emb.weight.pow(2).sum() + b.lin.weight.pow(2).sum())).backward()
+    opt_b.step()
+    torch.testing.assert_close(a.emb.weight, b.emb.weight)
+    torch.testing.assert_close(a.lin.weight, b.lin.weight)
+    e0 = TwoPart().emb.weight.detach()
+    if opt_cls is SGD:  # row 0 was not in the batch: it moves by the penalty alone
+        torch.testing.assert_close(a.emb.weight.detach()[0], e0[0] * (1 - 0.1 * 2 * coef))

@@ -13,6 +13,7 @@ from featvec import Bag
 from featvec.encoding import EncodedBag, FeatureEncoder
 from featvec.models.user import UserModel
 from featvec.nn.svd import bag_matrix, svd_table
+from featvec.optim import make_optimizer
 from test_user_model import planted
 
 WIDE = dict(bags=[Bag("cats", pooling="tfidf", dim=8), Bag("brands", weights="ratings", pooling="tfidf", dim=4)],
@@ -101,17 +102,21 @@ def test_wide_l2_is_the_penalty_in_training_and_shrinks_the_weights(model, train
     net = model.net_
     n = len(train)
     assert net.wide_l2 == pytest.approx(WIDE.get("wide_l2", 1.0) / (2 * n))
-    inputs = model._encode(train.iloc[:50], "data")
-    y = torch.as_tensor(model._y(train.iloc[:50], "data"))
-    squares = sum(float(t.weight.detach().pow(2).sum()) for t in net.wide.tables)
-    net.eval()
-    plain_loss, _ = net.loss((inputs, y))
-    net.train()
-    torch.manual_seed(0)
-    net.mlp.net.eval()  # no dropout, so the two losses differ by the penalty only
-    with_penalty, _ = net.loss((inputs, y))
-    net.eval()
-    assert float((with_penalty - plain_loss).detach()) == pytest.approx(net.wide_l2 * squares, rel=1e-4)
+    # the penalty wide_l2 * |W|^2 on the wide tables goes to the optimiser (its gradient added at each step)
+    (params, coef), = net.l2_terms()
+    assert coef == net.wide_l2 and [id(p) for p in params] == [id(t.weight) for t in net.wide.tables]
+    opt = make_optimizer("sgd", net, lr=0.5, weight_decay=0.0)
+    for p, c in net.l2_terms():
+        opt.add_l2(p, c)
+    before = [t.weight.detach().clone() for t in net.wide.tables]
+    for t in net.wide.tables:
+        t.weight.grad = torch.zeros_like(t.weight)
+    opt.step()  # no loss gradient: the weights shrink by the penalty's alone
+    for t, w0 in zip(net.wide.tables, before):
+        torch.testing.assert_close(t.weight.detach(), w0 * (1 - 0.5 * 2 * net.wide_l2))
+    with torch.no_grad():
+        for t, w0 in zip(net.wide.tables, before):
+            t.weight.copy_(w0)
 
     def wide_norm(l2):
         m = UserModel(**{**WIDE, "wide_l2": l2, "epochs": 5}).fit(train)

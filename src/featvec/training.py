@@ -14,6 +14,7 @@ from torch import nn
 from .encoding import EncodedBag, take
 from .optim import make_optimizer
 from .progress import progress_bar
+from .stopping import EarlyStopping
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -198,11 +199,13 @@ class Trainer:
         seed_everything(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         opt = make_optimizer(self.optimizer, module, self.lr, self.weight_decay)
+        for params, coef in (module.l2_terms() if hasattr(module, "l2_terms") else ()):
+            opt.add_l2(params, coef)
         widest = max((m.in_features * m.out_features for m in module.modules() if isinstance(m, nn.Linear)), default=0)
         amp = autocast_dtype(self.precision, device, self.batch_size * widest)
         steps_per_epoch = math.ceil(n_train / self.batch_size)
         total = steps_per_epoch * self.epochs
-        best, best_state, bad_epochs, step = math.inf, None, 0, 0
+        stopper, step = EarlyStopping(self.patience), 0
         self.history, self.stop = [], False
         for cb in self.callbacks:
             cb.on_train_begin(self)
@@ -243,20 +246,14 @@ class Trainer:
             for cb in self.callbacks:
                 if cb.on_epoch_end(self, epoch + 1, logs):
                     self.stop = True
-            if valid is not None and self.patience is not None:
-                if logs["valid_loss"] < best - 1e-7:
-                    best, bad_epochs = logs["valid_loss"], 0
-                    best_state = copy.deepcopy(module.state_dict())
-                else:
-                    bad_epochs += 1
-                    if bad_epochs > self.patience:
-                        self.stop = True
+            if valid is not None and stopper.update(logs["valid_loss"], lambda: copy.deepcopy(module.state_dict())):
+                self.stop = True
             if self.stop:
                 break
         if bar is not None:
             bar.close()
-        if best_state is not None:
-            module.load_state_dict(best_state)
+        if stopper.best_state is not None:
+            module.load_state_dict(stopper.best_state)
         for cb in self.callbacks:
             cb.on_train_end(self)
         module.eval()

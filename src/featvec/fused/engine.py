@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..progress import progress_bar
+from ..stopping import EarlyStopping
 from ..threads import get_num_threads, run_parallel
 from .schedule import BlockSchedule, grid_size
 from .slots import Side
@@ -26,6 +28,15 @@ def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
     if schedule == "cosine":
         return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * t))
     raise ValueError(f"unknown schedule {schedule!r} for per-example SGD; use linear, cosine or constant")
+
+
+def warn_if_diverged(history: list[dict]) -> None:
+    """Per-example SGD with too high a rate can blow the vectors up while the loss stays finite: warn when
+    the last epoch's training loss is over ten times the first's."""
+    if len(history) > 1 and history[-1]["train_loss"] > 10 * max(history[0]["train_loss"], 1e-12):
+        warnings.warn(f"training diverged: the loss went from {history[0]['train_loss']:.4g} (epoch 1) to "
+                      f"{history[-1]['train_loss']:.4g} (epoch {len(history)}); lower lr", RuntimeWarning,
+                      stacklevel=4)
 
 
 class SideState:
@@ -108,7 +119,7 @@ class BlockTrainer:
         su, si, sy = sched.su, sched.si, self.sy[sched.order]  # the samples in the shuffled order
         self.schedule_ = sched
         n = len(self.su)
-        best, best_state, bad = math.inf, None, 0
+        stopper = EarlyStopping(self.patience)
         for cb in self.callbacks:
             cb.on_train_begin(self)
         bar = progress_bar(self.show_progress, total=n * self.epochs, unit=self.what)
@@ -147,22 +158,18 @@ class BlockTrainer:
             for cb in self.callbacks:
                 if cb.on_epoch_end(self, epoch + 1, logs):
                     self.stop = True
-            if self.valid is not None and self.patience is not None:
-                if logs["valid_loss"] < best - 1e-7:
-                    best, bad = logs["valid_loss"], 0
-                    best_state = (self.users.snapshot(), self.items.snapshot())
-                else:
-                    bad += 1
-                    if bad > self.patience:
-                        self.stop = True
+            if self.valid is not None and stopper.update(
+                    logs["valid_loss"], lambda: (self.users.snapshot(), self.items.snapshot())):
+                self.stop = True
             if self.stop:
                 break
         if bar is not None:
             bar.close()
-        if best_state is not None:
-            self.users.restore(best_state[0])
-            self.items.restore(best_state[1])
+        if stopper.best_state is not None:
+            self.users.restore(stopper.best_state[0])
+            self.items.restore(stopper.best_state[1])
         self.sync()
+        warn_if_diverged(self.history)
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history

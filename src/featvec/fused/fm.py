@@ -17,19 +17,19 @@ import math
 import numba as nb
 import numpy as np
 
-from .kernels import _gather, _next, _scatter, _softplus, _a, _f4, _f8, _i4, _i8, SIDE
+from .kernels import gather, next_uniform, scatter, softplus, arr, F4, F8, I4, I8, SIDE
 
 # units: unit_ptr, unit_groups, group_unit, group_dim (1: has a vector)
-UNITS = nb.types.Tuple((_a(_i8), _a(_i4), _a(_i4), _a(nb.int8)))
+UNITS = nb.types.Tuple((arr(I8), arr(I4), arr(I4), arr(nb.int8)))
 # sampler: unit_cdf, unit_p, value_off, value_cdf, value_p, first_row, codes [n, U], mult, hashes, observed, q_pos
-FM_SAMPLER = nb.types.Tuple((_a(_f8), _a(_f8), _a(_i8), _a(_f8), _a(_f8), _a(_i8), _a(_i8, 2), _a(nb.uint64),
-                             _a(nb.uint64), _a(nb.uint64), _a(_f8)))
-FM_SIG = _f8(_a(_i4), _i8, _i8, SIDE, UNITS, FM_SAMPLER, nb.uint64, _a(_f4), _a(_f8))
+FM_SAMPLER = nb.types.Tuple((arr(F8), arr(F8), arr(I8), arr(F8), arr(F8), arr(I8), arr(I8, 2), arr(nb.uint64),
+                             arr(nb.uint64), arr(nb.uint64), arr(F8)))
+FM_SIG = F8(arr(I4), I8, I8, SIDE, UNITS, FM_SAMPLER, nb.uint64, arr(F4), arr(F8))
 
 
 @nb.njit(inline="always")
 def _draw_value(state, cdf, lo, hi):
-    state, x = _next(state)
+    state, x = next_uniform(state)
     base = cdf[lo - 1] if lo > 0 else 0.0
     target = base + x * (cdf[hi - 1] - base)
     a, b = lo, hi - 1
@@ -93,7 +93,7 @@ def fm_block(samples, start, end, side, units, sampler, seed, offset, hyper):
         s2 = zero
         bias = zero
         for g in range(G):
-            bg[g] = _gather(ptr, rows, wts, W, B, Wp, Bp, loc, False, s * G + g, V[g])
+            bg[g] = gather(ptr, rows, wts, W, B, Wp, Bp, loc, False, s * G + g, V[g])
             bias += bg[g]
             if group_dim[g] > 0:
                 for f in range(d):
@@ -107,12 +107,12 @@ def fm_block(samples, start, end, side, units, sampler, seed, offset, hyper):
             x = s_pos - (log_n + math.log(q_pos[s]))
         else:
             x = s_pos
-        total += _softplus(-x)
+        total += softplus(-x)
         c_pos = np.float32(-1.0 / (1.0 + math.exp(x)))
         # the negatives
         for i in range(n):
             # a unit, and a value of it that makes no observed record
-            state, xu = _next(state)
+            state, xu = next_uniform(state)
             j = 0
             while j < n_units - 1 and unit_cdf[j] <= xu:
                 j += 1
@@ -132,7 +132,7 @@ def fm_block(samples, start, end, side, units, sampler, seed, offset, hyper):
             for a in range(unit_ptr[j], unit_ptr[j + 1]):
                 g = unit_groups[a]
                 u = a - unit_ptr[j]
-                bn[i, u] = _gather(ptr, rows, wts, W, B, Wp, Bp, loc, False, rep * G + g, Vn[i, u])
+                bn[i, u] = gather(ptr, rows, wts, W, B, Wp, Bp, loc, False, rep * G + g, Vn[i, u])
                 bias_n += bn[i, u] - bg[g]
                 if group_dim[g] > 0:
                     for f in range(d):
@@ -146,7 +146,7 @@ def fm_block(samples, start, end, side, units, sampler, seed, offset, hyper):
                 x = s_neg - (log_n + math.log(unit_p[j] * value_p[lo + v]))
             else:
                 x = s_neg
-            total += _softplus(x)
+            total += softplus(x)
             c_k[i] = np.float32(1.0 / (1.0 + math.exp(-x)))
         # gradients of the record's groups: c_pos (T - v_g) + sum over negatives keeping g of c_k (T_k - v_g)
         for g in range(G):
@@ -171,13 +171,13 @@ def fm_block(samples, start, end, side, units, sampler, seed, offset, hyper):
                 if group_dim[g] > 0:
                     for f in range(d):
                         g_tmp[f] = Tn[i, f] - Vn[i, u, f]
-                _scatter(ptr, rows, wts, W, B, Wp, Bp, loc, bm, cnt, False, rep_k[i] * G + g, c, g_tmp, c,
+                scatter(ptr, rows, wts, W, B, Wp, Bp, loc, bm, cnt, False, rep_k[i] * G + g, c, g_tmp, c,
                          lr if group_dim[g] > 0 else zero, lr, reg, zero)
         for g in range(G):
             if group_dim[g] > 0:
                 for f in range(d):
                     g_tmp[f] = gpos[g, f] - cb[g] * V[g, f]
-            _scatter(ptr, rows, wts, W, B, Wp, Bp, loc, bm, cnt, False, s * G + g, one, g_tmp, cb[g],
+            scatter(ptr, rows, wts, W, B, Wp, Bp, loc, bm, cnt, False, s * G + g, one, g_tmp, cb[g],
                      lr if group_dim[g] > 0 else zero, lr, reg, zero)
         grad_off = c_pos
         for i in range(n):

@@ -21,19 +21,24 @@ import math
 import numba as nb
 import numpy as np
 
-_a = lambda dt, nd=1: nb.types.Array(dt, nd, "C")  # noqa: E731
-_i4, _i8, _f4, _f8 = nb.int32, nb.int64, nb.float32, nb.float64
+
+def arr(dt, nd=1):
+    """The numba type of a C-contiguous array."""
+    return nb.types.Array(dt, nd, "C")
+
+
+I4, I8, F4, F8 = nb.int32, nb.int64, nb.float32, nb.float64
 # a side: ptr, rows, weights, W, B, Wp, Bp, loc, bias mask, step counts
-SIDE = nb.types.Tuple((_a(_i8), _a(_i4), _a(_f4), _a(_f4, 2), _a(_f4), _a(_f4, 2), _a(_f4), _a(_i4), _a(_f4), _a(_i4)))
+SIDE = nb.types.Tuple((arr(I8), arr(I4), arr(F4), arr(F4, 2), arr(F4), arr(F4, 2), arr(F4), arr(I4), arr(F4), arr(I4)))
 # the negative sampler: item group pointers, items by group, cdf (empty: uniform), log q, seen ptr, seen items,
 # and the seen pairs as one bit per (user, item) when that is small (empty: binary search in seen items)
-SAMPLER = nb.types.Tuple((_a(_i8), _a(_i4), _a(_f8), _a(_f4), _a(_i8), _a(_i4), _a(nb.uint64)))
-BLOCK = (_a(_i4), _i8, _i8, _a(_i4), _a(_i4), _a(_f4))
+SAMPLER = nb.types.Tuple((arr(I8), arr(I4), arr(F8), arr(F4), arr(I8), arr(I4), arr(nb.uint64)))
+BLOCK = (arr(I4), I8, I8, arr(I4), arr(I4), arr(F4))
 _opts = dict(cache=True, nogil=True, fastmath=True)
 
 
 @nb.njit(inline="always")
-def _next(state):
+def next_uniform(state):
     """splitmix64: the next state and a uniform float in [0, 1)."""
     state = (state + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
     z = state
@@ -44,7 +49,7 @@ def _next(state):
 
 
 @nb.njit(inline="always")
-def _gather(ptr, rows, wts, W, B, Wp, Bp, loc, plain, e, out):
+def gather(ptr, rows, wts, W, B, Wp, Bp, loc, plain, e, out):
     """out = the entity's vector; returns its bias."""
     d = out.shape[0]
     bias = np.float32(0.0)
@@ -71,7 +76,7 @@ def _gather(ptr, rows, wts, W, B, Wp, Bp, loc, plain, e, out):
 
 
 @nb.njit(inline="always")
-def _scatter(ptr, rows, wts, W, B, Wp, Bp, loc, bmask, cnt, plain, e, c, v, gb, lr, lr_b, reg, breg):
+def scatter(ptr, rows, wts, W, B, Wp, Bp, loc, bmask, cnt, plain, e, c, v, gb, lr, lr_b, reg, breg):
     """One SGD step for every slot of entity e: its vector's gradient is ``c * v``, its bias's ``gb``."""
     d = v.shape[0]
     if plain:
@@ -102,14 +107,14 @@ def _scatter(ptr, rows, wts, W, B, Wp, Bp, loc, bmask, cnt, plain, e, c, v, gb, 
 
 
 @nb.njit(inline="always")
-def _softplus(x):
+def softplus(x):
     """log(1 + exp(x)), without overflow."""
     return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
 
 
 
 @nb.njit(inline="always")
-def _dot(a, b):
+def dot(a, b):
     s = np.float32(0.0)
     for f in range(a.shape[0]):
         s += a[f] * b[f]
@@ -133,9 +138,9 @@ def _rating(samples, start, end, su, si, sy, us, its, hyper, plain, sig):
     for k in range(start, end):
         s = samples[k]
         u, i = su[s], si[s]
-        bu = _gather(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, plain, u, pu)
-        bi = _gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, i, qi)
-        raw = offset + bu + bi + _dot(pu, qi)
+        bu = gather(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, plain, u, pu)
+        bi = gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, i, qi)
+        raw = offset + bu + bi + dot(pu, qi)
         if sig:
             p = one / (one + math.exp(-raw))
             err = lo + span * p - sy[s]
@@ -144,8 +149,8 @@ def _rating(samples, start, end, su, si, sy, us, its, hyper, plain, sig):
             err = raw - sy[s]
             g = err
         total += err * err
-        _scatter(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt, plain, u, g, qi, g, lr, lr_b, reg, breg)
-        _scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, i, g, pu, g, lr, lr_b, reg, breg)
+        scatter(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt, plain, u, g, qi, g, lr, lr_b, reg, breg)
+        scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, i, g, pu, g, lr, lr_b, reg, breg)
     return total
 
 
@@ -175,7 +180,7 @@ def _draw(state, group_ptr, group_items, cdf, g, u, seen_ptr, seen_idx, bits, tr
     a, b = group_ptr[g], group_ptr[g + 1]
     item = group_items[a]
     for _ in range(tries):
-        state, x = _next(state)
+        state, x = next_uniform(state)
         if cdf.shape[0] == 0:
             pos = a + min(int(x * (b - a)), b - a - 1)
         else:
@@ -225,34 +230,34 @@ def _pairs(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hy
         s = samples[k]
         u = su[s]
         w = sw[s]
-        _gather(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, plain, u, pu)
+        gather(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, plain, u, pu)
         cand[0] = si[s]
-        bq[0] = _gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, cand[0], q[0])
+        bq[0] = gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, cand[0], q[0])
         for j in range(1, n + 1):
             state, item, ok = _draw(state, group_ptr, group_items, cdf, g, u, seen_ptr, seen_idx, bits, tries)
             if not ok:
                 stats[0] += 1
             cand[j] = item
-            bq[j] = _gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, item, q[j])
+            bq[j] = gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, item, q[j])
         for j in range(n + 1):
-            z[j] = _dot(pu, q[j]) + bq[j]
+            z[j] = dot(pu, q[j]) + bq[j]
         # dL/ds_j for every candidate, into z
         if loss_kind == 0:  # BPR: mean over negatives of softplus(s_neg - s_pos)
             gpos = zero
             for j in range(1, n + 1):
                 x = z[j] - z[0]
-                total += w * inv_n * _softplus(x)
+                total += w * inv_n * softplus(x)
                 c = w * inv_n / (one + math.exp(-x))
                 gpos -= c
                 z[j] = c
             z[0] = gpos
         elif loss_kind == 1:  # BCE: softplus(-s_pos) + sum of softplus(s_neg)
             x = z[0]
-            total += w * _softplus(-x)
+            total += w * softplus(-x)
             z[0] = -w / (one + math.exp(x))
             for j in range(1, n + 1):
                 x = z[j]
-                total += w * _softplus(x)
+                total += w * softplus(x)
                 z[j] = w / (one + math.exp(-x))
         else:  # sampled softmax over the positive and the negatives, logQ-corrected
             top = np.float32(-3e38)
@@ -275,8 +280,8 @@ def _pairs(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hy
             for f in range(d):
                 gu[f] += c * q[j, f]
             r = reg if j == 0 else reg_neg
-            _scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, cand[j], c, pu, c, lr, lr_b, r, breg)
-        _scatter(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt, plain, u, one, gu, zero, lr, lr_b, reg, breg)
+            scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, cand[j], c, pu, c, lr, lr_b, r, breg)
+        scatter(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt, plain, u, one, gu, zero, lr, lr_b, reg, breg)
     return total
 
 
@@ -314,16 +319,16 @@ def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, 
         for j in range(n):
             state, item, ok = _draw(state, group_ptr, group_items, cdf, g, 0, no_seen, seen_idx, bits[:0], 1)
             neg[j] = item
-            bn[j] = _gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, item, qn[j])
+            bn[j] = gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, item, qn[j])
             lq[j] = log_q[item]
         for k in range(c0, min(c0 + chunk, end)):
             s = samples[k]
             u = su[s]
             i = si[s]
             w = sw[s]
-            _gather(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, plain, u, pu)
-            bp = _gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, i, qp)
-            z[0] = (_dot(pu, qp) + bp) * inv_t - log_q[i]
+            gather(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, plain, u, pu)
+            bp = gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, i, qp)
+            z[0] = (dot(pu, qp) + bp) * inv_t - log_q[i]
             top = z[0]
             for j in range(n):
                 hit = neg[j] == i
@@ -332,7 +337,7 @@ def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, 
                 if hit:
                     z[j + 1] = np.float32(-3e38)
                 else:
-                    z[j + 1] = (_dot(pu, qn[j]) + bn[j]) * inv_t - lq[j]
+                    z[j + 1] = (dot(pu, qn[j]) + bn[j]) * inv_t - lq[j]
                     top = max(top, z[j + 1])
             norm = zero
             for j in range(n + 1):
@@ -352,11 +357,11 @@ def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, 
             c = z[0] * scale - w * inv_t
             for f in range(d):
                 gu[f] += c * qp[f]
-            _scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, i, c, pu, c, lr, lr_b, reg, breg)
-            _scatter(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt, plain, u, one, gu, zero, lr, lr_b, reg,
+            scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, i, c, pu, c, lr, lr_b, reg, breg)
+            scatter(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt, plain, u, one, gu, zero, lr, lr_b, reg,
                      breg)
         for j in range(n):
-            _scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, neg[j], one, gq[j], gb[j], lr, lr_b,
+            scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, neg[j], one, gq[j], gb[j], lr, lr_b,
                      reg, breg)
             for f in range(d):
                 gq[j, f] = zero
@@ -365,8 +370,8 @@ def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, 
 
 
 _variants: dict = {}
-RATING_SIG = _f8(*BLOCK, SIDE, SIDE, _a(_f8))
-PAIR_SIG = _f8(*BLOCK, SIDE, SIDE, SAMPLER, _i8, nb.uint64, _a(_i8), _a(_f8))
+RATING_SIG = F8(*BLOCK, SIDE, SIDE, arr(F8))
+PAIR_SIG = F8(*BLOCK, SIDE, SIDE, SAMPLER, I8, nb.uint64, arr(I8), arr(F8))
 
 
 def rating_kernel(plain: bool, sigmoid: bool):

@@ -145,6 +145,40 @@ def _fm_arrays(emb, sampler, units):
     return unit_arrays, sampler_arrays
 
 
+def _fm_valid(emb, side, valid, units):
+    """The validation records' slots over the training tables (no private copies): (order, side, sampler)."""
+    vs = build_side(emb, valid[0], per_group=True)
+    slots = (vs.ptr, vs.rows, vs.weights, side.W, side.B, side.W[:0], side.B[:0],
+             np.full(len(side.B), -1, dtype=np.int32), side.bias_mask, np.zeros(0, dtype=np.int32))
+    order = np.arange(vs.n_entities // len(emb.names), dtype=np.int32)
+    return order, slots, _fm_arrays(emb, valid[1], units)[1]
+
+
+def _fm_epoch(order, state, offset, arrays, p: int, part: int, seed_epoch: tuple, bar) -> float:
+    """One epoch of ``fm_block`` over ``order`` in rounds of ``part`` records per thread: each of the ``p``
+    threads steps its own copy of the tables and of the offset; the copies are merged after each round.
+    Returns the summed training loss."""
+    from ..threads import run_parallel
+    from .fm import fm_block
+
+    unit_arrays, sampler_arrays, hyper = arrays
+    n, total = len(order), 0.0
+    for r, lo in enumerate(range(0, n, part * p)):
+        hi = min(lo + part * p, n)
+        bounds = np.linspace(lo, hi, p + 1).astype(np.int64)
+        copies = state.copies(p)
+        offs = [offset.copy() for _ in range(p)]
+        seeds = np.random.SeedSequence([*seed_epoch, r]).generate_state(p, np.uint64)
+        tasks = [(order, int(bounds[t]), int(bounds[t + 1]), state.args(copies[t]), unit_arrays, sampler_arrays,
+                  seeds[t], offs[t], hyper) for t in range(p)]
+        total += sum(run_parallel(fm_block, tasks))
+        state.merge(copies)
+        offset[0] = np.float32(np.mean([o[0] for o in offs]))
+        if bar is not None:
+            bar.update(hi - lo)
+    return total
+
+
 def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str, negatives: int, epochs: int,
            lr: float, schedule: str, reg: float, seed: int = 0, max_tries: int = 10, valid=None, patience=None,
            show_progress=False) -> list[dict]:
@@ -158,80 +192,51 @@ def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str
     import time
 
     from ..progress import progress_bar
-    from ..threads import get_num_threads, run_parallel
-    from .engine import SideState, lr_factor
+    from ..stopping import EarlyStopping
+    from ..threads import get_num_threads
+    from .engine import SideState, lr_factor, warn_if_diverged
     from .fm import fm_block
 
     emb = net.embedding
-    G = len(emb.names)
     side = build_side(emb, inputs, per_group=True)
-    n = side.n_entities // G
+    n = side.n_entities // len(emb.names)
     unit_arrays, sampler_arrays = _fm_arrays(emb, sampler, units)
-    vside = None
-    if valid is not None:  # the validation records' slots over the training tables
-        vs = build_side(emb, valid[0], per_group=True)
-        vside = (vs.ptr, vs.rows, vs.weights, side.W, side.B, side.W[:0], side.B[:0],
-                 np.full(len(side.B), -1, dtype=np.int32), side.bias_mask, np.zeros(0, dtype=np.int32))
-        v_arrays = _fm_arrays(emb, valid[1], units)[1]
-        v_order = np.arange(vs.n_entities // G, dtype=np.int32)
+    vside = None if valid is None else _fm_valid(emb, side, valid, units)
     p = max(1, min(get_num_threads(), n // 1000))
     state = SideState(side, p > 1)  # no row belongs to one record: with threads, every row is copied
     part = max(20_000, 2 * len(side.B))  # records per thread per round: the copies cost at most a row each
-    offset = np.array([float(net.offset.detach()) if net.offset is not None else 0.0], dtype=np.float32)
     learn_offset = net.offset is not None
-    rng = np.random.default_rng(seed)
-    history, best, best_state, bad = [], math.inf, None, 0
+    offset = np.array([float(net.offset.detach()) if learn_offset else 0.0], dtype=np.float32)
+    rng, history, stopper = np.random.default_rng(seed), [], EarlyStopping(patience)
     bar = progress_bar(show_progress, total=n * epochs, unit="records")
-
-    def sync():
-        write_back(side, emb)
-        if learn_offset:
-            with torch.no_grad():
-                net.offset.fill_(float(offset[0]))
-
     for epoch in range(epochs):
         t0 = time.perf_counter()
         lr_now = lr * lr_factor(schedule, epoch, epochs)
         hyper = np.array([lr_now, reg, negatives, 1.0 if objective == "nce" else 0.0, max_tries,
                           lr_now if learn_offset else 0.0])
         order = rng.permutation(n).astype(np.int32)
-        total = 0.0
-        for r, lo in enumerate(range(0, n, part * p)):
-            hi = min(lo + part * p, n)
-            bounds = np.linspace(lo, hi, p + 1).astype(np.int64)
-            copies = state.copies(p)
-            offs = [offset.copy() for _ in range(p)]
-            seeds = np.random.SeedSequence([seed, epoch, r]).generate_state(p, np.uint64)
-            tasks = [(order, int(bounds[t]), int(bounds[t + 1]), state.args(copies[t]), unit_arrays, sampler_arrays,
-                      seeds[t], offs[t], hyper) for t in range(p)]
-            total += sum(run_parallel(fm_block, tasks))
-            state.merge(copies)
-            offset[0] = np.float32(np.mean([o[0] for o in offs]))
-            if bar is not None:
-                bar.update(hi - lo)
+        total = _fm_epoch(order, state, offset, (unit_arrays, sampler_arrays, hyper), p, part, (seed, epoch), bar)
         logs = {"epoch": epoch + 1, "train_loss": total / max(n, 1), "lr": lr_now}
         if not math.isfinite(logs["train_loss"]):
             raise FloatingPointError(f"training loss became {logs['train_loss']} at epoch {epoch + 1}; "
                                      "lower lr or check the inputs")
         if vside is not None:  # the loss alone (no step: rates 0), the same negatives every epoch
+            v_order, v_slots, v_arrays = vside
             no_step = np.array([0.0, 0.0, negatives, hyper[3], max_tries, 0.0])
-            vloss = fm_block(v_order, 0, len(v_order), vside, unit_arrays, v_arrays, np.uint64(seed + 1),
-                             offset.copy(), no_step)
-            logs["valid_loss"] = vloss / max(len(v_order), 1)
+            logs["valid_loss"] = fm_block(v_order, 0, len(v_order), v_slots, unit_arrays, v_arrays,
+                                          np.uint64(seed + 1), offset.copy(), no_step) / max(len(v_order), 1)
         logs["seconds"] = time.perf_counter() - t0
         history.append(logs)
-        if vside is not None and patience is not None:
-            if logs["valid_loss"] < best - 1e-7:
-                best, bad = logs["valid_loss"], 0
-                best_state = (state.snapshot(), offset.copy())
-            else:
-                bad += 1
-                if bad > patience:
-                    break
+        if vside is not None and stopper.update(logs["valid_loss"], lambda: (state.snapshot(), offset.copy())):
+            break
     if bar is not None:
         bar.close()
-    if best_state is not None:
-        state.restore(best_state[0])
-        offset[:] = best_state[1]
-    sync()
+    if stopper.best_state is not None:
+        state.restore(stopper.best_state[0])
+        offset[:] = stopper.best_state[1]
+    write_back(side, emb)
+    warn_if_diverged(history)
+    if learn_offset:
+        with torch.no_grad():
+            net.offset.fill_(float(offset[0]))
     return history

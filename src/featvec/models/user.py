@@ -141,6 +141,13 @@ class UserNet(nn.Module):
         self.n_classes = [int(k) for k in n_classes]
         # per-class weights of the cross-entropy, the tasks' classes side by side (all 1 without class_weight)
         self.register_buffer("class_weight", torch.ones(sum(n_classes)))
+        # every task's classes as one row of columns, padded with a column of -inf: [tasks, most classes]
+        starts = np.cumsum([0] + self.n_classes[:-1])
+        pad = np.full((len(n_classes), max(self.n_classes, default=1)), sum(self.n_classes))
+        for t, (a, k) in enumerate(zip(starts, self.n_classes)):
+            pad[t, :k] = np.arange(a, a + k)
+        self.register_buffer("task_columns", torch.as_tensor(pad), persistent=False)
+        self.register_buffer("task_start", torch.as_tensor(starts), persistent=False)
         sizes = {s.name: (s.kind, s.n_in) for s in specs} | {k: ("numeric", int(v)) for k, v in numeric.items()}
         wide_specs = [GroupSpec(name, *sizes[name], sum(self.n_classes), bias=False) for name in wide]
         self.wide = FeatureEmbedding(wide_specs, init_std=0.0, bias=False) if wide_specs else None
@@ -166,32 +173,30 @@ class UserNet(nn.Module):
             logits = logits + sum(self.wide(inputs)[0].values())
         return logits
 
-    def penalty(self) -> torch.Tensor | float:
-        """The L2 penalty on the wide weights."""
+    def l2_terms(self) -> list[tuple[list[torch.Tensor], float]]:
+        """The L2 penalty ``wide_l2 * |W|^2`` on the wide weights, for the optimiser to add to their
+        gradients (the trainer asks for it)."""
         if self.wide is None or not self.wide_l2:
-            return 0.0
-        return self.wide_l2 * sum(t.weight.pow(2).sum() for t in self.wide.tables)
+            return []
+        return [([t.weight for t in self.wide.tables], self.wide_l2)]
 
-    def task_losses(self, logits: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    def task_losses(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Each task's (class-weighted) cross-entropy, averaged over the rows whose label is present
-        (``y[:, t] >= 0``); 0 for a task with no label in the batch."""
-        out, start = [], 0
-        for t, k in enumerate(self.n_classes):
-            z, yt = logits[:, start:start + k], y[:, t]
-            present = yt >= 0
-            target = yt.clamp_min(0)
-            w = self.class_weight[start:start + k][target] * present
-            ce = F.cross_entropy(z, target, reduction="none")
-            out.append((ce * w).sum() / present.sum().clamp_min(1))
-            start += k
-        return out
+        (``y[:, t] >= 0``); 0 for a task with no label in the batch. All tasks at once: [tasks]."""
+        logits = logits.float()
+        padded = F.pad(logits, (0, 1), value=-math.inf)[:, self.task_columns]  # [B, tasks, most classes]
+        present = y >= 0
+        column = y.clamp_min(0) + self.task_start
+        ce = torch.logsumexp(padded, 2) - logits.gather(1, column)
+        w = self.class_weight[column] * present
+        return (ce * w).sum(0) / present.sum(0).clamp_min(1)
 
     def loss(self, batch) -> tuple[torch.Tensor, int]:
         inputs, y = batch
         n = len(y)
         inputs, y = twice_if_single(self, inputs, y)
-        loss = torch.stack(self.task_losses(self(inputs), y)).sum()
-        return (loss + self.penalty() if self.training else loss), n
+        loss = self.task_losses(self(inputs), y).sum()
+        return loss, n
 
 
 @register
@@ -256,7 +261,7 @@ class UserModel(BaseModel):
     ``u0``..), ``vectors_`` (one labelled table per bag and per categorical attribute), ``encoder_``,
     ``net_``, ``classes_``, ``class_weights_`` (target -> one weight per class), ``temperatures_``,
     ``baselines_``, ``embedding_sizes_``, ``history_`` (losses: sum over tasks of the masked mean cross-entropies;
-    the training loss adds the wide part's penalty).
+    the wide part's penalty acts through the optimiser and is not in them).
     """
 
     def __init__(self, bags: Sequence[str | Bag] = (), attributes: Sequence[str | Categorical | Numeric] = (),
