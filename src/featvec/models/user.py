@@ -532,14 +532,7 @@ class UserModel(BaseModel):
         self._init_head(net)
         self._init_bags(net, train_inputs)
         net.wide_l2 = float(self.wide_l2) / (2 * len(y))
-        for emb in (net.embedding, net.wide):
-            if emb is not None:
-                emb.set_sparse(FeatureEmbedding.sparse_groups(emb.groups, train_inputs, int(self.batch_size)))
-        for rows in (train_rows, valid_rows):
-            if rows is not None:
-                rows.inputs = FeatureEmbedding.densify(self.specs_, rows.inputs)
-                if net.embedding is not None:
-                    rows.inputs = net.embedding.pooled_frozen(rows.inputs)
+        self._for_training(net, train_inputs, [r for r in (train_rows, valid_rows) if r is not None])
         net = net.to(device)
         trainer = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
                           self.patience if valid_rows is not None else None, self.seed, self.show_progress,
@@ -556,6 +549,17 @@ class UserModel(BaseModel):
                                                             self.baselines_[t])
         self._vectors = None
         return self
+
+    def _for_training(self, net: UserNet, train_inputs: dict, rows: list[LabelledRows]) -> None:
+        """Sparse gradients for the tables a batch uses little of; each row set's small bags as dense
+        matrices and its frozen tables' vectors looked up once."""
+        for emb in (net.embedding, net.wide):
+            if emb is not None:
+                emb.set_sparse(FeatureEmbedding.sparse_groups(emb.groups, train_inputs, int(self.batch_size)))
+        for r in rows:
+            r.inputs = FeatureEmbedding.densify(self.specs_, r.inputs)
+            if net.embedding is not None:
+                r.inputs = net.embedding.pooled_frozen(r.inputs)
 
     def _make_net(self) -> UserNet:
         numeric = {feature_name(f): self.encoder_.input_size(feature_name(f))
