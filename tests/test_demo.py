@@ -156,3 +156,22 @@ def test_user_part_finds_the_planted_classes(demo):
     assert len(proba) == 200 and set(proba.columns.get_level_values(0)) == {"marital", "children"}
     np.testing.assert_allclose(proba["marital"].sum(axis=1), 1.0, atol=1e-3)
     assert any(line.startswith("  marital   test accuracy") for line in lines)
+
+
+def test_the_no_ratings_part_scores_every_trainer_against_popularity(demo):
+    _, metrics, lines = demo
+    part = metrics["implicit"]
+    assert part["events"] > 0 and 0 < part["popularity_recall10"] < 1
+    for name in ("ImplicitRecommender(sampled_softmax)", "ImplicitRecommender(bpr)", "ImplicitRecommender(als)"):
+        assert 0 <= part[name]["recall10"] <= 1 and part[name]["fit_seconds"] > 0
+    assert any(line.startswith("\nno ratings, only logs") for line in lines)
+
+
+def test_popularity_recall_masks_each_users_training_items():
+    from featvec.demo import popularity_recall
+
+    # training counts: item 10 three times, 11 twice, 12 once
+    train = pd.DataFrame({"user_id": [1, 2, 3, 3, 4, 5], "item_id": [10, 10, 10, 11, 11, 12]})
+    # top-1 with each user's items masked: user 1 -> 11 (hit), user 5 -> 10 (hit), user 2 -> 11 (miss)
+    test = pd.DataFrame({"user_id": [1, 5, 2], "item_id": [11, 10, 12]})
+    assert popularity_recall(train, test, 1) == pytest.approx(2 / 3)
