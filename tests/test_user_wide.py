@@ -105,9 +105,7 @@ def test_wide_l2_is_the_penalty_in_training_and_shrinks_the_weights(model, train
     # the penalty wide_l2 * |W|^2 on the wide tables goes to the optimiser (its gradient added at each step)
     (params, coef), = net.l2_terms()
     assert coef == net.wide_l2 and [id(p) for p in params] == [id(t.weight) for t in net.wide.tables]
-    opt = make_optimizer("sgd", net, lr=0.5, weight_decay=0.0)
-    for p, c in net.l2_terms():
-        opt.add_l2(p, c)
+    opt = make_optimizer("sgd", net, lr=0.5, weight_decay=0.0)  # takes the net's l2_terms
     before = [t.weight.detach().clone() for t in net.wide.tables]
     for t in net.wide.tables:
         t.weight.grad = torch.zeros_like(t.weight)

@@ -191,10 +191,10 @@ def implicit_part(ratings: pd.DataFrame, seed: int, echo: Callable[[str], None])
          f"recall@10 over all {events['item_id'].nunique():,} items, training items masked:")
     echo(f"  {'popularity':36s} {out['popularity_recall10']:.3f}   (strong here: the planted item biases "
          "decide most ratings of 4 and above)")
-    for name, model in (("ImplicitRecommender(sampled_softmax)", ImplicitRecommender(loss="sampled_softmax", seed=seed)),
-                        ("ImplicitRecommender(bpr)", ImplicitRecommender(loss="bpr", seed=seed)),
-                        ("ImplicitRecommender(als)", ImplicitRecommender(solver="als", reg_exponent=1.0, reg=0.2,
-                                                                         seed=seed))):
+    models = {"ImplicitRecommender(sampled_softmax)": ImplicitRecommender(loss="sampled_softmax", seed=seed),
+              "ImplicitRecommender(bpr)": ImplicitRecommender(loss="bpr", seed=seed),
+              "ImplicitRecommender(als)": ImplicitRecommender(solver="als", reg_exponent=1.0, reg=0.2, seed=seed)}
+    for name, model in models.items():
         t = time.perf_counter()
         model.fit(train)
         seconds = time.perf_counter() - t

@@ -148,14 +148,19 @@ class Adagrad(Optimizer):
 
 def make_optimizer(name: str, module: torch.nn.Module, lr: float, weight_decay: float) -> Optimizer:
     """The optimiser ``name`` over ``module``'s trainable parameters ("sparse_adam" is "adamw": every
-    optimiser here is lazy on sparse gradients)."""
+    optimiser here is lazy on sparse gradients), with the penalties the module declares in ``l2_terms()``
+    (a list of (parameters, coefficient)), if it has that method."""
     params = list(module.parameters())
     if name == "adam":
-        return Adam(params, lr, weight_decay)
-    if name in ("adamw", "sparse_adam"):
-        return Adam(params, lr, weight_decay, decoupled=True)
-    if name == "sgd":
-        return SGD(params, lr, weight_decay)
-    if name == "adagrad":
-        return Adagrad(params, lr, weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
+        opt = Adam(params, lr, weight_decay)
+    elif name in ("adamw", "sparse_adam"):
+        opt = Adam(params, lr, weight_decay, decoupled=True)
+    elif name == "sgd":
+        opt = SGD(params, lr, weight_decay)
+    elif name == "adagrad":
+        opt = Adagrad(params, lr, weight_decay)
+    else:
+        raise ValueError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
+    for penalised, coef in (module.l2_terms() if hasattr(module, "l2_terms") else ()):
+        opt.add_l2(penalised, coef)
+    return opt

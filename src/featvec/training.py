@@ -199,8 +199,6 @@ class Trainer:
         seed_everything(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         opt = make_optimizer(self.optimizer, module, self.lr, self.weight_decay)
-        for params, coef in (module.l2_terms() if hasattr(module, "l2_terms") else ()):
-            opt.add_l2(params, coef)
         widest = max((m.in_features * m.out_features for m in module.modules() if isinstance(m, nn.Linear)), default=0)
         amp = autocast_dtype(self.precision, device, self.batch_size * widest)
         steps_per_epoch = math.ceil(n_train / self.batch_size)

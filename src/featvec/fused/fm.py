@@ -172,13 +172,13 @@ def fm_block(samples, start, end, side, units, sampler, seed, offset, hyper):
                     for f in range(d):
                         g_tmp[f] = Tn[i, f] - Vn[i, u, f]
                 scatter(ptr, rows, wts, W, B, Wp, Bp, loc, bm, cnt, False, rep_k[i] * G + g, c, g_tmp, c,
-                         lr if group_dim[g] > 0 else zero, lr, reg, zero)
+                        lr if group_dim[g] > 0 else zero, lr, reg, zero)
         for g in range(G):
             if group_dim[g] > 0:
                 for f in range(d):
                     g_tmp[f] = gpos[g, f] - cb[g] * V[g, f]
             scatter(ptr, rows, wts, W, B, Wp, Bp, loc, bm, cnt, False, s * G + g, one, g_tmp, cb[g],
-                     lr if group_dim[g] > 0 else zero, lr, reg, zero)
+                    lr if group_dim[g] > 0 else zero, lr, reg, zero)
         grad_off = c_pos
         for i in range(n):
             grad_off += c_k[i]

@@ -46,7 +46,8 @@ class ImplicitRecommender(Recommender):
     Defaults that depend on the loss (``None``): ``negatives`` 4 (bpr, bce) or 16 (sampled_softmax);
       ``sampler`` "popularity" for sampled_softmax, else "uniform"; ``lr`` 0.4 (bpr; 0.2 with fewer than 4
       negatives, where 0.4 diverges), 0.05 (bce), 0.03 (sampled_softmax) per example, 1e-2 for torch's
-      optimisers; ``reg`` 0.1 (als), 0.01 (bpr), 0.05 (bce), 0.1 (sampled_softmax), 0 through torch. They are tuned on MovieLens (protocol I).
+      optimisers; ``reg`` 0.1 (als), 0.01 (bpr), 0.05 (bce), 0.1 (sampled_softmax), 0 through torch. They
+      are tuned on MovieLens (protocol I).
     ``solver="als"``: implicit alternating least squares (confidence ``1 + alpha * weight``, L2 ``reg``,
       ``iterations`` sweeps of ``cg_steps`` conjugate-gradient steps), id vectors only. With
       ``reg_exponent`` > 0 each user's and item's L2 weight is ``reg * (1 + n) ** reg_exponent`` for its
