@@ -123,6 +123,40 @@ def test_bpr_kernel_one_step_by_hand():
     assert Bi[1] == pytest.approx(bi + lr * c) and Bi[2] == pytest.approx(bj - lr * c)
 
 
+def test_bpr_fast_path_matches_the_general_kernel():
+    """With one negative and plain sides BPR runs its own loop (negatives drawn ahead, rows prefetched):
+    the same draws and the same steps as the general kernel, over many samples and with repeated rows."""
+    rng = np.random.default_rng(5)
+    n_u, n_i, d, n = 20, 30, 8, 500
+    su, si = rng.integers(0, n_u, n).astype(np.int32), rng.integers(1, n_i, n).astype(np.int32)
+    sw = rng.random(n).astype(np.float32) + 0.5
+    ptr = np.zeros(n_u + 1, np.int64)
+    pairs = sorted(set(zip(su.tolist(), si.tolist())))
+    np.cumsum(np.bincount([p[0] for p in pairs], minlength=n_u), out=ptr[1:])
+    seen = np.array([p[1] for p in pairs], np.int32)
+    items = np.arange(1, n_i, dtype=np.int32)
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.uint64))  # no rejection: j may be i
+    for seen_arrays in ((ptr, seen, np.zeros(0, np.uint64)), (ptr, seen, seen_bits(ptr, seen, n_i)), none):
+        sampler = (np.array([0, n_i - 1], np.int64), items, np.zeros(0), np.zeros(n_i, np.float32), *seen_arrays)
+        out = []
+        for plain in (True, False):
+            Wu, Wi = rng.normal(size=(n_u, d)).astype(np.float32), rng.normal(size=(n_i, d)).astype(np.float32)
+            if out:
+                Wu, Wi = out[0][2].copy(), out[0][3].copy()
+            Wu0, Wi0, Bi = Wu.copy(), Wi.copy(), np.linspace(-0.2, 0.2, n_i).astype(np.float32)
+            stats = np.zeros(1, np.int64)
+            loss = pair_kernel(plain, 0)(np.arange(n, dtype=np.int32), 0, n, su, si, sw, plain_side(Wu, np.zeros(n_u, np.float32)),
+                                         plain_side(Wi, Bi), sampler, 0, np.uint64(11), stats,
+                                         np.array([0.05, 0.05, 0.01, 0.001, 1, 0, 1.0, 10]))
+            out.append((loss, stats[0], Wu0, Wi0, Wu, Wi, Bi))
+        (l1, s1, *_, Wu1, Wi1, B1), (l2, s2, *_, Wu2, Wi2, B2) = out
+        assert s1 == s2 and l1 == pytest.approx(l2, rel=1e-5)
+        np.testing.assert_allclose(Wu1, Wu2, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(Wi1, Wi2, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(B1, B2, rtol=1e-4, atol=1e-6)
+        assert not np.allclose(Wu1, out[0][2])  # it trained
+
+
 # ---------------------------------------------------------------- schedule, merge, bitmap
 
 def test_balanced_groups_cut_equal_mass():
@@ -136,7 +170,9 @@ def test_balanced_groups_cut_equal_mass():
 def test_block_schedule_rounds_are_disjoint_and_cover_every_sample_once():
     rng = np.random.default_rng(3)
     su, si = rng.integers(0, 40, 2000).astype(np.int32), rng.integers(0, 30, 2000).astype(np.int32)
-    sched = BlockSchedule(su, si, 40, 30, 3, seed=0)
+    sy = np.arange(2000, dtype=np.float32)  # the values name the samples
+    sched = BlockSchedule(su, si, sy, 40, 30, 3, seed=0)
+    orders = []
     for _ in range(2):
         rounds = sched.epoch()
         seen = []
@@ -144,11 +180,17 @@ def test_block_schedule_rounds_are_disjoint_and_cover_every_sample_once():
             assert len({u for u, _ in blocks}) == 3 and len({i for _, i in blocks}) == 3  # disjoint groups
             for ug, ig in blocks:
                 a, b = sched.block(ug, ig)
-                part = sched.samples[a:b]
-                assert (sched.user_group[sched.su[part]] == ug).all() and (sched.item_group[sched.si[part]] == ig).all()
-                seen.append(part)
-        assert sorted(np.concatenate(seen).tolist()) == list(range(2000))
-    np.testing.assert_array_equal(sched.su, su[sched.order])  # the samples, shuffled once
+                assert (sched.user_group[sched.su[a:b]] == ug).all() and (sched.item_group[sched.si[a:b]] == ig).all()
+                seen.append(sched.sy[a:b].astype(int))
+        part = np.concatenate(seen)
+        assert sorted(part.tolist()) == list(range(2000))  # every sample once
+        where = np.argsort(sched.sy)  # where each sample lies: with its own user and item
+        np.testing.assert_array_equal(sched.su[where], su)
+        np.testing.assert_array_equal(sched.si[where], si)
+        orders.append(sched.sy.copy())
+    assert not np.array_equal(orders[0], orders[1])  # a new order every epoch
+    a, b = sched.block(0, 0)
+    assert not (np.diff(sched.sy[a:b]) > 0).all()  # shuffled inside the block
 
 
 def test_grid_grows_with_the_tables_and_stays_a_multiple_of_the_threads():

@@ -2,9 +2,13 @@
 
 ``unique``: ``np.unique`` for integer arrays by sorting. numpy 2.4's default hashes integers, which is
 about fifteen times slower than a sort on millions of values (4.8 s against 0.3 s for 4M int64 here).
+``distinct_pairs``: (row, column) pairs to sorted distinct pairs with summed weights, by a counting sort on
+the rows and a small sort per row (0.5 s for 16M pairs, against 2.6 s for a sort of the combined keys).
+``lookup_table`` / ``lookup``: integer ids to their positions through a dense table.
 """
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 
@@ -28,3 +32,103 @@ def unique(x, return_index: bool = False, return_inverse: bool = False, return_c
     if return_counts:
         out.append(np.diff(np.r_[np.flatnonzero(first), len(s)]))
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def aligned(a, dtype=np.float32, align: int = 64) -> np.ndarray:
+    """A C-contiguous copy of ``a`` as ``dtype`` whose data starts on an ``align``-byte boundary (a cache
+    line): rows of a table whose size is a multiple of it then share no cache line, so threads updating
+    neighbouring rows never contend for one."""
+    a = np.asarray(a)
+    size = a.size * np.dtype(dtype).itemsize
+    raw = np.empty(size + align, dtype=np.uint8)
+    start = -raw.ctypes.data % align
+    out = raw[start:start + size].view(dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+@nb.njit(cache=True)
+def _distinct_pairs(u, i, w, n_rows, same_weight):
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    for k in range(u.shape[0]):
+        ptr[u[k] + 1] += 1
+    for r in range(n_rows):
+        ptr[r + 1] += ptr[r]
+    fill = ptr[:-1].copy()
+    cols = np.empty(u.shape[0], dtype=np.int64)
+    wts = np.empty(u.shape[0] if not same_weight else 0, dtype=np.float64)
+    for k in range(u.shape[0]):
+        p = fill[u[k]]
+        cols[p] = i[k]
+        if not same_weight:
+            wts[p] = w[k]
+        fill[u[k]] = p + 1
+    ou = np.empty(u.shape[0], dtype=np.int64)
+    oi = np.empty(u.shape[0], dtype=np.int64)
+    ow = np.empty(u.shape[0], dtype=np.float64)
+    m = 0
+    for r in range(n_rows):
+        a, b = ptr[r], ptr[r + 1]
+        if a == b:
+            continue
+        if same_weight:
+            seg = np.sort(cols[a:b])
+            sw = np.full(b - a, w[0])
+        else:
+            order = np.argsort(cols[a:b], kind="mergesort")  # stable: equal pairs summed in row order
+            seg = cols[a:b][order]
+            sw = wts[a:b][order]
+        k = 0
+        while k < seg.shape[0]:
+            c = seg[k]
+            total = 0.0
+            while k < seg.shape[0] and seg[k] == c:
+                total += sw[k]
+                k += 1
+            if total > 0:
+                ou[m], oi[m], ow[m] = r, c, total
+                m += 1
+    return ou[:m], oi[:m], ow[:m]
+
+
+def distinct_pairs(u, i, w):
+    """The distinct (u, i) pairs of non-negative integer arrays, sorted by u then i, with their weights
+    ``w`` (an array, or one number for every pair) summed; pairs whose sum is not positive are dropped.
+    Returns (u, i, weights) as int64, int64, float64."""
+    u = np.ascontiguousarray(u, dtype=np.int64)
+    i = np.ascontiguousarray(i, dtype=np.int64)
+    w = np.asarray(w, dtype=np.float64)
+    same = w.ndim == 0 or (w.size > 0 and bool((w == w.flat[0]).all()))
+    w = np.ascontiguousarray(np.broadcast_to(w, u.shape) if not same else w.reshape(-1)[:1])
+    if u.size == 0:
+        return u, i, np.zeros(0)
+    return _distinct_pairs(u, i, w, int(u.max()) + 1, same)
+
+
+def lookup_table(values: np.ndarray, max_size: int):
+    """(lowest value, table) with ``table[v - lowest] = position of v in values + 1`` (0 elsewhere) for
+    distinct integers ``values``, or None when their span exceeds ``max_size`` entries."""
+    values = np.asarray(values)
+    if values.size == 0 or values.dtype.kind not in "iu" or (values.dtype.kind == "u" and values.itemsize == 8):
+        return None
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo + 1 > max_size:
+        return None
+    table = np.zeros(hi - lo + 1, dtype=np.int64)
+    table[values.astype(np.int64) - lo] = np.arange(1, len(values) + 1)
+    return lo, table
+
+
+@nb.njit(cache=True)
+def _lookup(x, lo, table, out):
+    n = table.shape[0]
+    for k in range(x.shape[0]):
+        v = x[k] - lo
+        out[k] = table[v] if 0 <= v < n else 0
+
+
+def lookup(x: np.ndarray, lo: int, table: np.ndarray) -> np.ndarray:
+    """``table[x - lo]`` for an int64 array x, 0 where x falls outside the table."""
+    out = np.empty(len(x), dtype=np.int64)
+    _lookup(np.ascontiguousarray(x, dtype=np.int64), np.int64(lo), table, out)
+    return out

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .arrays import unique
+from .arrays import lookup, lookup_table, unique
 from .schema import Bag, Categorical, Feature, Numeric, check_unique_names, feature_name
 from .validation import check_no_missing, numeric_values, plain, require_columns
 
@@ -19,12 +19,20 @@ def _py(values) -> list:
     return [v.item() if hasattr(v, "item") else v for v in values]
 
 
+def _plain_ints(a) -> bool:
+    """An integer numpy array or index that fits int64 (not bool, not object)."""
+    dt = getattr(a, "dtype", None)
+    return isinstance(a, (np.ndarray, pd.Index)) and isinstance(dt, np.dtype) and (
+        dt.kind == "i" or (dt.kind == "u" and dt.itemsize < 8))
+
+
 class Vocabulary:
     """Maps original values to indices 1..n; 0 is 'unknown' (unseen or rarer than min_count)."""
 
     def __init__(self, values: Sequence):
         self.values = _py(values)
         self._index = pd.Index(self.values)
+        self._table = None  # the dense lookup table for integer ids, built on first use
         if not self._index.is_unique:
             raise ValueError("vocabulary values must be unique")
 
@@ -45,6 +53,11 @@ class Vocabulary:
         return len(self.values) + 1
 
     def encode(self, values) -> np.ndarray:
+        if _plain_ints(values) and _plain_ints(self._index):  # a dense table is ten times faster at scale
+            if self._table is None:
+                self._table = lookup_table(self._index.to_numpy(), max(4 * len(self.values), 1 << 16)) or False
+            if self._table:
+                return lookup(values, *self._table)
         idx = self._index.get_indexer(pd.Index(_py(values) if isinstance(values, list) else values))
         return (idx + 1).astype(np.int64)
 

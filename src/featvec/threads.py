@@ -6,7 +6,8 @@ kernels run in ``n`` Python threads that release the GIL, while torch's pool idl
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
 
 import torch
 
@@ -25,17 +26,73 @@ def set_num_threads(n: int) -> None:
     _state["n"] = n
     torch.set_num_threads(n)
     pool = _state["pool"]
-    if pool is not None and pool._max_workers != n:
-        pool.shutdown(wait=True)
+    if pool is not None and pool.size != n:
+        pool.shutdown()
         _state["pool"] = None
 
 
+class _Workers:
+    """``n - 1`` threads, each with its own queue: task t of a call always runs on the same thread
+    (``t % n``; thread 0 is the caller), so a kernel that is given the same rows at the same place in
+    successive calls finds them in that core's cache instead of another's."""
+
+    def __init__(self, n: int):
+        self.size = n
+        self.queues = [queue.SimpleQueue() for _ in range(n - 1)]
+        for q in self.queues:
+            threading.Thread(target=self._loop, args=(q,), daemon=True, name="featvec").start()
+
+    @staticmethod
+    def _loop(q) -> None:
+        while True:
+            job = q.get()
+            if job is None:
+                return
+            fn, tasks, slots, out, done = job
+            try:
+                for k in slots:
+                    out[k] = fn(*tasks[k])
+            except BaseException as e:  # handed to the caller
+                out[slots[0]] = e
+                done.errors = True
+            done.set()
+
+    def run(self, fn, tasks: list) -> list:
+        n = self.size
+        out: list = [None] * len(tasks)
+        events = []
+        for t, q in enumerate(self.queues, start=1):
+            slots = list(range(t, len(tasks), n))
+            if slots:
+                done = threading.Event()
+                done.errors = False
+                q.put((fn, tasks, slots, out, done))
+                events.append(done)
+        error = None
+        try:
+            for k in range(0, len(tasks), n):
+                out[k] = fn(*tasks[k])
+        except BaseException as e:
+            error = e
+        for done in events:
+            done.wait()
+            if done.errors and error is None:
+                error = next(x for x in out if isinstance(x, BaseException))
+        if error is not None:
+            raise error
+        return out
+
+    def shutdown(self) -> None:
+        for q in self.queues:
+            q.put(None)
+
+
 def run_parallel(fn, tasks: list) -> list:
-    """``[fn(*t) for t in tasks]``, the tasks spread over the kernel threads (results in task order). ``fn``
+    """``[fn(*t) for t in tasks]``, task t on kernel thread ``t % n`` (results in task order). ``fn``
     should release the GIL (a numba ``nogil`` kernel) for the threads to run at once."""
     if len(tasks) <= 1 or get_num_threads() == 1:
         return [fn(*t) for t in tasks]
     pool = _state["pool"]
     if pool is None:
-        pool = _state["pool"] = ThreadPoolExecutor(max_workers=get_num_threads(), thread_name_prefix="featvec")
-    return [f.result() for f in [pool.submit(fn, *t) for t in tasks]]
+        pool = _state["pool"] = _Workers(get_num_threads())
+    return pool.run(fn, tasks)

@@ -114,9 +114,10 @@ class BlockTrainer:
         return np.random.SeedSequence([self.seed, *keys]).generate_state(1, np.uint64)[0]
 
     def fit(self) -> list[dict]:
-        sched = BlockSchedule(self.su, self.si, self.users.side.n_entities, self.items.side.n_entities, self.p,
-                              self.seed)
-        su, si, sy = sched.su, sched.si, self.sy[sched.order]  # the samples in the shuffled order
+        sched = BlockSchedule(self.su, self.si, self.sy, self.users.side.n_entities, self.items.side.n_entities,
+                              self.p, self.seed)
+        # the kernels read a block's samples as one run of sched.su / si / sy, through the identity
+        ident = np.arange(len(self.su), dtype=np.int32)
         self.schedule_ = sched
         n = len(self.su)
         stopper = EarlyStopping(self.patience)
@@ -135,7 +136,7 @@ class BlockTrainer:
                     start, end = sched.block(ug, ig)
                     task = {"user_group": ug, "item_group": ig, "epoch": epoch, "round": r, "block": t,
                             "seed": self._seed(epoch, r, t)}
-                    tasks.append((sched.samples, start, end, su, si, sy,
+                    tasks.append((ident, start, end, sched.su, sched.si, sched.sy,
                                   self.users.args(cu[t]), self.items.args(ci[t]),
                                   *(self.extra(task, sched) if self.extra else ()), hyper))
                 total += sum(run_parallel(self.kernel, tasks))

@@ -20,6 +20,9 @@ import math
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 
 def arr(dt, nd=1):
@@ -35,6 +38,61 @@ SIDE = nb.types.Tuple((arr(I8), arr(I4), arr(F4), arr(F4, 2), arr(F4), arr(F4, 2
 SAMPLER = nb.types.Tuple((arr(I8), arr(I4), arr(F8), arr(F4), arr(I8), arr(I4), arr(nb.uint64)))
 BLOCK = (arr(I4), I8, I8, arr(I4), arr(I4), arr(F4))
 _opts = dict(cache=True, nogil=True, fastmath=True)
+AHEAD = 8  # samples whose rows are fetched ahead of their step
+RING = 32  # the negatives drawn ahead, by sample (more than 2 * AHEAD)
+
+
+def _prefetcher(write: int):
+    @intrinsic
+    def prefetch(typingctx, a, idx):
+        if not isinstance(a, nb.types.Array) or not isinstance(idx, nb.types.Integer):
+            return None
+
+        def codegen(context, builder, signature, args):
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                                "llvm.prefetch.p0")
+            ptr = builder.bitcast(builder.gep(data, [args[1]]), i8p)
+            builder.call(fn, [ptr, ir.Constant(i32, write), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+            return context.get_dummy_value()
+        return nb.types.void(a, idx), codegen
+    return prefetch
+
+
+# prefetch(a, i): ask the CPU to bring element i (flat index) of the C-contiguous array a into cache without
+# waiting for it, to be written (prefetch) or only read (prefetch_read, which leaves other cores' copies be)
+prefetch, prefetch_read = _prefetcher(1), _prefetcher(0)
+
+
+@nb.njit(inline="always")
+def prefetch_row(W, r):
+    """Prefetch row r of the 2-D table W, one cache line (16 floats) at a time."""
+    d = W.shape[1]
+    for f in range(0, d, 16):
+        prefetch(W, r * d + f)
+
+
+@nb.njit(inline="always")
+def prefetch_ahead(samples, su, si, Wu, Wi, k):
+    """Prefetch the user's and the item's rows of sample k (entities that are their own rows)."""
+    s = samples[k]
+    prefetch_row(Wu, su[s])
+    prefetch_row(Wi, si[s])
+
+
+@nb.njit(inline="always")
+def prefetch_seen(seen_ptr, seen_idx, u):
+    """Prefetch user u's sorted seen items: every line when they span at most 16, else 16 lines spread
+    over them (the first probes of a binary search)."""
+    lo, hi = seen_ptr[u], seen_ptr[u + 1]
+    n = hi - lo
+    if n <= 256:
+        for p in range(lo, hi, 16):
+            prefetch_read(seen_idx, p)
+    else:
+        for t in range(16):
+            prefetch_read(seen_idx, lo + (n * t) // 16)
 
 
 @nb.njit(inline="always")
@@ -136,6 +194,8 @@ def _rating(samples, start, end, su, si, sy, us, its, hyper, plain, sig):
     one = np.float32(1.0)
     total = 0.0
     for k in range(start, end):
+        if plain and k + AHEAD < end:
+            prefetch_ahead(samples, su, si, Wu, Wi, k + AHEAD)
         s = samples[k]
         u, i = su[s], si[s]
         bu = gather(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, plain, u, pu)
@@ -286,6 +346,74 @@ def _pairs(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hy
 
 
 @nb.njit(inline="always")
+def _bpr_plain(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper):
+    """``_pairs`` for BPR with one negative when every row is its own entity's: one pass over the three
+    rows for the scores and one for the steps (the same update as ``_pairs``). The negatives are drawn
+    ``AHEAD`` samples early (the same draws in the same order) and the rows of that sample prefetched, so
+    the memory waits of successive samples overlap instead of adding up."""
+    Wu, Bu, ubm = us[3], us[4], us[8]
+    Wi, Bi, ibm = its[3], its[4], its[8]
+    group_ptr, group_items, cdf, log_q, seen_ptr, seen_idx, bits = sampler
+    lr, lr_b = np.float32(hyper[0]), np.float32(hyper[1])
+    reg, breg = np.float32(hyper[2]), np.float32(hyper[3])
+    tries = int(hyper[7])
+    d = Wu.shape[1]
+    one = np.float32(1.0)
+    decay = one - lr * reg
+    state = np.uint64(seed)
+    total = 0.0
+    negs = np.empty(RING, dtype=np.int32)
+    search = seen_ptr.shape[0] > 0 and bits.shape[0] == 0
+    for t in range(start, end + 2 * AHEAD):
+        if search and t < end:  # stage 1: the user's seen items, for the draw AHEAD samples later
+            prefetch_seen(seen_ptr, seen_idx, su[samples[t]])
+        k = t - AHEAD  # stage 2: draw the negative of sample k and prefetch its rows
+        if start <= k < end:
+            s = samples[k]
+            u = su[s]
+            state, j, ok = _draw(state, group_ptr, group_items, cdf, g, u, seen_ptr, seen_idx, bits, tries)
+            if not ok:
+                stats[0] += 1
+            negs[k % RING] = j
+            prefetch_row(Wu, u)
+            prefetch_row(Wi, si[s])
+            prefetch_row(Wi, j)
+        k -= AHEAD  # stage 3: the step of sample k
+        if k < start:
+            continue
+        s = samples[k]
+        u, i = su[s], si[s]
+        w = sw[s]
+        j = negs[k % RING]
+        x = Bi[j] - Bi[i]
+        for f in range(d):
+            x += Wu[u, f] * (Wi[j, f] - Wi[i, f])
+        total += w * softplus(x)
+        c = w / (one + math.exp(-x))
+        step = lr * c
+        if j == i:  # the positive drawn as its own negative: the two steps in turn, as in _pairs
+            for f in range(d):
+                a = Wu[u, f]
+                Wi[i, f] = decay * (decay * Wi[i, f] + step * a) - step * a
+                Wu[u, f] = decay * a
+        else:
+            for f in range(d):
+                a = Wu[u, f]
+                qi = Wi[i, f]
+                qj = Wi[j, f]
+                Wi[i, f] = decay * qi + step * a
+                Wi[j, f] = decay * qj - step * a
+                Wu[u, f] = decay * a - step * (qj - qi)
+        if ibm[i] > 0:
+            Bi[i] -= lr_b * (-c + breg * Bi[i])
+        if ibm[j] > 0:
+            Bi[j] -= lr_b * (c + breg * Bi[j])
+        if ubm[u] > 0:
+            Bu[u] -= lr_b * breg * Bu[u]
+    return total
+
+
+@nb.njit(inline="always")
 def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper, plain):
     """Sampled softmax for the positives of one block, ``chunk`` positives at a time sharing ``n`` negatives
     drawn from item group ``g``: each positive's softmax runs over itself and the shared negatives, every
@@ -313,6 +441,7 @@ def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, 
     z = np.empty(n + 1, dtype=np.float32)
     state = np.uint64(seed)
     no_seen = seen_ptr[:0]
+    words = bits.shape[0] // (seen_ptr.shape[0] - 1) if bits.shape[0] > 0 else 0  # bitmap words per user
     total = 0.0
     inv_t = one / temp
     for c0 in range(start, end, chunk):
@@ -322,6 +451,8 @@ def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, 
             bn[j] = gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, item, qn[j])
             lq[j] = log_q[item]
         for k in range(c0, min(c0 + chunk, end)):
+            if plain and k + AHEAD < end:
+                prefetch_ahead(samples, su, si, Wu, Wi, k + AHEAD)
             s = samples[k]
             u = su[s]
             i = si[s]
@@ -330,14 +461,17 @@ def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, 
             bp = gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, i, qp)
             z[0] = (dot(pu, qp) + bp) * inv_t - log_q[i]
             top = z[0]
+            row = u * words
             for j in range(n):
-                hit = neg[j] == i
-                if bits.shape[0] > 0 and not hit:
-                    hit = _is_seen(seen_ptr, seen_idx, bits, u, neg[j])
+                z[j + 1] = (dot(pu, qn[j]) + bn[j]) * inv_t - lq[j]
+            for j in range(n):
+                item = neg[j]
+                hit = item == i
+                if words > 0:
+                    hit |= (bits[row + (item >> 6)] >> np.uint64(item & 63)) & np.uint64(1) != 0
                 if hit:
                     z[j + 1] = np.float32(-3e38)
                 else:
-                    z[j + 1] = (dot(pu, qn[j]) + bn[j]) * inv_t - lq[j]
                     top = max(top, z[j + 1])
             norm = zero
             for j in range(n + 1):
@@ -402,6 +536,8 @@ def pair_kernel(plain: bool, loss: int):
 
         @nb.njit(PAIR_SIG, **_opts)
         def kernel(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper):
+            if flag_plain and flag_loss == 0 and hyper[4] == 1:
+                return _bpr_plain(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper)
             return _pairs(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper, flag_plain,
                           flag_loss)
         _variants[key] = kernel

@@ -8,9 +8,9 @@ many entities share (side-feature values, the unknown row) are updated on a priv
 copies' changes are added up after the round, in block order. The result depends on the seed and on P,
 never on timing: reruns with the same data and thread count are bit-identical.
 
-Each epoch draws new groups (random, balanced by sample count), so blocks mix differently every epoch; a
-sampler that draws negative items draws them from the block's item group, which over the epochs is a
-uniform random subset holding the positive.
+Each epoch draws new groups (random, balanced by sample count), so blocks mix differently every epoch, and
+visits a block's samples in a new random order; a sampler that draws negative items draws them from the
+block's item group, which over the epochs is a uniform random subset holding the positive.
 """
 from __future__ import annotations
 
@@ -32,19 +32,35 @@ def balanced_groups(counts: np.ndarray, p: int, rng: np.random.Generator) -> np.
     return groups
 
 
-@nb.njit("void(i4[::1], i4[::1], i4[::1], i4[::1], i8, i8[::1], i4[::1])", cache=True, nogil=True)
-def _bucket(su, si, gu, gi, p, ptr, out):
-    """Samples 0..n-1 into blocks (user group * p + item group), in sample order within a block."""
+@nb.njit("void(i4[::1], i4[::1], f4[::1], i4[::1], i4[::1], i8, u8, i8[::1], i4[::1], i4[::1], f4[::1])",
+         cache=True, nogil=True)
+def _bucket(su, si, sy, gu, gi, p, seed, ptr, bu, bi, by):
+    """The samples into blocks (user group * p + item group): ``bu`` / ``bi`` / ``by`` their values, block
+    after block, each block's run shuffled (Fisher-Yates on a splitmix64 stream from ``seed``)."""
     counts = np.zeros(p * p + 1, dtype=np.int64)
     for s in range(su.shape[0]):
         counts[gu[su[s]] * p + gi[si[s]] + 1] += 1
     for b in range(p * p):
         counts[b + 1] += counts[b]
     ptr[:] = counts
-    for s in range(su.shape[0]):
+    for s in range(su.shape[0]):  # read in order, write each block's run
         b = gu[su[s]] * p + gi[si[s]]
-        out[counts[b]] = s
-        counts[b] += 1
+        k = counts[b]
+        bu[k], bi[k], by[k] = su[s], si[s], sy[s]
+        counts[b] = k + 1
+    state = seed
+    mask = np.uint64(0xFFFFFFFFFFFFFFFF)
+    for b in range(p * p):
+        lo = ptr[b]
+        for k in range(ptr[b + 1] - 1, lo, -1):
+            state = (state + np.uint64(0x9E3779B97F4A7C15)) & mask
+            z = ((state ^ (state >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & mask
+            z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & mask
+            z = z ^ (z >> np.uint64(31))
+            j = lo + np.int64(((z >> np.uint64(32)) * np.uint64(k - lo + 1)) >> np.uint64(32))  # in [lo, k]
+            bu[k], bu[j] = bu[j], bu[k]
+            bi[k], bi[j] = bi[j], bi[k]
+            by[k], by[j] = by[j], by[k]
 
 
 def grid_size(threads: int, n_rows: int, row_bytes: int, n_samples: int, target: int = 1 << 20) -> int:
@@ -57,32 +73,29 @@ def grid_size(threads: int, n_rows: int, row_bytes: int, n_samples: int, target:
 
 
 class BlockSchedule:
-    """The blocks of one epoch: ``ptr`` / ``samples`` (sample ids per block, CSR over p*p blocks), the
-    groups, and the rounds (lists of (user group, item group)).
+    """The blocks of one epoch: the samples' user rows, item rows and values block after block (``su`` /
+    ``si`` / ``sy``; ``ptr``: where each of the p*p blocks starts), the groups, and the rounds (lists of
+    (user group, item group)). Each epoch the samples of a block come in a new random order."""
 
-    The samples are shuffled once: ``order`` is that shuffle, and ``su`` / ``si`` (and whatever the caller
-    takes through ``order``) are the samples in it, so a block reads them in increasing positions."""
-
-    def __init__(self, su: np.ndarray, si: np.ndarray, n_users: int, n_items: int, p: int, seed: int):
+    def __init__(self, su: np.ndarray, si: np.ndarray, sy: np.ndarray, n_users: int, n_items: int, p: int,
+                 seed: int):
         self.p = int(p)
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(su))
-        self.su, self.si = su[self.order], si[self.order]
+        self.inputs = (np.ascontiguousarray(su, dtype=np.int32), np.ascontiguousarray(si, dtype=np.int32),
+                       np.ascontiguousarray(sy, dtype=np.float32))
         self.user_counts = np.bincount(su, minlength=n_users)
         self.item_counts = np.bincount(si, minlength=n_items)
         self.ptr = np.zeros(self.p * self.p + 1, dtype=np.int64)
-        self.samples = np.empty(len(su), dtype=np.int32)
+        self.su, self.si, self.sy = (np.empty_like(a) for a in self.inputs)
 
     def epoch(self) -> list[list[tuple[int, int]]]:
         """Draw this epoch's groups and blocks; return the rounds."""
         p = self.p
         self.user_group = balanced_groups(self.user_counts, p, self.rng)
         self.item_group = balanced_groups(self.item_counts, p, self.rng)
-        if p == 1:
-            self.ptr[:] = (0, len(self.su))
-            self.samples = np.arange(len(self.su), dtype=np.int32)
-        else:
-            _bucket(self.su, self.si, self.user_group, self.item_group, p, self.ptr, self.samples)
+        seed = self.rng.integers(0, 2 ** 63, dtype=np.uint64)
+        _bucket(*self.inputs, self.user_group, self.item_group, p, seed, self.ptr, self.su, self.si,
+                self.sy)
         shifts = self.rng.permutation(p)
         return [[(b, (b + int(s)) % p) for b in range(p)] for s in shifts]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..arrays import aligned
 from ..encoding import EncodedBag
 from ..nn.embedding import FeatureEmbedding
 
@@ -83,8 +84,7 @@ def build_side(emb: FeatureEmbedding, inputs: dict, id_slot: torch.Tensor | None
         exclusive[own] = True
     return Side(ptr, np.concatenate([p[1] for p in parts])[order].astype(np.int32),
                 np.concatenate([p[2] for p in parts])[order].astype(np.float32),
-                np.ascontiguousarray(np.concatenate(tables).astype(np.float32)),
-                np.ascontiguousarray(np.concatenate(biases).astype(np.float32)),
+                aligned(np.concatenate(tables)), aligned(np.concatenate(biases)),
                 np.concatenate(masks), offsets, exclusive)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..arrays import unique
+from ..arrays import distinct_pairs
 from ..data.samplers import NegativeSampler
 from ..evaluation import csr_from_pairs
 from ..fused.train import fit_pairs
@@ -156,8 +156,8 @@ class ImplicitRecommender(Recommender):
         seed_everything(self.seed)
         dev = resolve_device(self.device)
         users, items = self._fit_entities(df, user_features, item_features)
-        u, i, w = _aggregate(users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy()),
-                             w, len(items))
+        # distinct (user, item) pairs sorted by user then item, weights summed, zero-weight pairs dropped
+        u, i, w = distinct_pairs(users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy()), w)
         if u.size == 0:
             raise ValueError(f"interactions: every row has weight 0 in {self.weight_col!r}; nothing to learn")
         self.users_, self.items_ = users.to(dev), items.to(dev)
@@ -300,7 +300,7 @@ class ImplicitRecommender(Recommender):
         u = index.get_indexer(df[self.user_col])
         i = self.items_.rows(df[self.item_col].to_numpy())
         ok = (i > 0) & (w > 0)
-        u, i, w = _aggregate(u[ok], i[ok], w[ok], len(self.items_))
+        u, i, w = distinct_pairs(u[ok], i[ok], w[ok])
         ptr, idx = csr_from_pairs(u, i, len(index))
         with torch.no_grad():
             iv, ib = self._encode_all(self.items_, self.net_.items, torch.arange(len(self.items_), device=self._dev))
@@ -353,19 +353,3 @@ class ImplicitRecommender(Recommender):
         self.item_counts_ = tensors["item_counts"].numpy()
         self.net_ = self._make_net()
 
-
-def _aggregate(u: np.ndarray, i: np.ndarray, w: np.ndarray, n_items: int):
-    """Distinct (user, item) pairs sorted by user then item, weights summed; zero-weight pairs dropped."""
-    key = np.asarray(u, dtype=np.int64) * n_items + np.asarray(i, dtype=np.int64)
-    w = np.broadcast_to(np.asarray(w, dtype=np.float64), key.shape)
-    if len(key) and (np.diff(key) > 0).all():  # already distinct and sorted
-        uniq, ws = key, w
-    elif len(key) and (w == w[0]).all():  # one weight for every row (no weight column): counts suffice
-        uniq, counts = unique(key, return_counts=True)
-        ws = counts * float(w[0])
-    else:
-        uniq, inverse = unique(key, return_inverse=True)
-        ws = np.bincount(inverse, weights=w, minlength=len(uniq))
-    keep = ws > 0
-    uu, ii = np.divmod(uniq[keep], n_items)
-    return uu, ii, ws[keep]
