@@ -167,6 +167,16 @@ def test_balanced_groups_cut_equal_mass():
     assert (balanced_groups(counts, 1, np.random.default_rng(0)) == 0).all()
 
 
+def test_balanced_groups_keep_runs_of_16_together_when_there_are_enough():
+    rng = np.random.default_rng(1)
+    counts = rng.integers(1, 20, 5000)
+    g = balanced_groups(counts, 4, rng)
+    assert (g[:4992].reshape(-1, 16) == g[:4992:16, None]).all()  # 5000 = 312 runs of 16 + 8
+    mass = np.bincount(g, weights=counts, minlength=4)
+    assert set(g) == {0, 1, 2, 3} and mass.max() - mass.min() <= 2 * 16 * counts.max()
+    assert not (g[:-1] <= g[1:]).all()  # the runs in random order, not cut in id order
+
+
 def test_block_schedule_rounds_are_disjoint_and_cover_every_sample_once():
     rng = np.random.default_rng(3)
     su, si = rng.integers(0, 40, 2000).astype(np.int32), rng.integers(0, 30, 2000).astype(np.int32)

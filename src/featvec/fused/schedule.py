@@ -18,18 +18,25 @@ import numba as nb
 import numpy as np
 
 
+RUN = 16  # entities grouped together: one 64-byte cache line of their float32 biases
+
+
 def balanced_groups(counts: np.ndarray, p: int, rng: np.random.Generator) -> np.ndarray:
-    """A group in 0..p-1 for every entity: random order, cut into p runs of equal sample mass."""
+    """A group in 0..p-1 for every entity: runs of ``RUN`` consecutive entities in random order, cut into p
+    parts of equal sample mass. Whole runs, so that two threads never write the same cache line of a bias
+    array (single entities where there are too few runs to balance)."""
     n = len(counts)
     if p == 1:
         return np.zeros(n, dtype=np.int32)
-    perm = rng.permutation(n)
-    c = counts[perm].astype(np.float64)
+    run = RUN if n >= 8 * p * RUN else 1
+    mass = np.add.reduceat(np.asarray(counts, dtype=np.float64), np.arange(0, n, run)) if n else np.zeros(0)
+    perm = rng.permutation(len(mass))
+    c = mass[perm]
     total = max(c.sum(), 1.0)
     mid = np.cumsum(c) - c / 2
-    groups = np.empty(n, dtype=np.int32)
+    groups = np.empty(len(mass), dtype=np.int32)
     groups[perm] = np.minimum((mid / total * p).astype(np.int32), p - 1)
-    return groups
+    return np.repeat(groups, run)[:n]
 
 
 @nb.njit("void(i4[::1], i4[::1], f4[::1], i4[::1], i4[::1], i8, u8, i8[::1], i4[::1], i4[::1], f4[::1])",
