@@ -15,13 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cli_io import load_model, read_ratings, read_table
+
 PROG = "featvec"
-_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".data": "\t", ".base": "\t", ".test": "\t", ".txt": "\t",
-               ".dat": "::"}
-_PARQUET = {".parquet", ".pq"}
-_COMPRESSION = {".gz", ".bz2", ".xz", ".zip", ".zst"}
-
-
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the descriptions' line breaks; appends a default where there is one worth showing."""
 
@@ -35,56 +31,6 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 # ---------------------------------------------------------------- reading input
-
-def read_table(path, what: str = "table") -> pd.DataFrame:
-    """Read a CSV (``,``), TSV / .data / .base / .test (tab), .dat (``::``) or Parquet file, optionally
-    compressed (.gz, .bz2, ...). A file whose first line is all numbers is read as headerless."""
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise FileNotFoundError(f"{what} file not found: {p}")
-    if p.is_dir():
-        raise ValueError(f"{what} must be a file, but {p} is a folder")
-    suffixes = [s.lower() for s in p.suffixes]
-    while suffixes and suffixes[-1] in _COMPRESSION:
-        suffixes.pop()
-    ext = suffixes[-1] if suffixes else ""
-    if ext in _PARQUET:
-        try:
-            return pd.read_parquet(p)
-        except ImportError as exc:
-            raise ImportError(f"reading the Parquet {what} file {p} needs pyarrow: pip install 'featvec[parquet]'") from exc
-    if ext not in _SEPARATORS:
-        raise ValueError(f"cannot tell the format of {what} file {p} from its extension {ext or '(none)'!r}; "
-                         f"use one of {', '.join(sorted([*_SEPARATORS, *_PARQUET]))}")
-    sep = _SEPARATORS[ext]
-    kw = {"sep": sep, "engine": "python"} if len(sep) > 1 else {"sep": sep}
-    df = pd.read_csv(p, **kw)
-    if len(df.columns) and all(_is_number(c) for c in df.columns):
-        df = pd.read_csv(p, header=None, **kw)
-        df.attrs["headerless"] = True
-    return df
-
-
-def _is_number(text) -> bool:
-    try:
-        float(str(text))
-    except ValueError:
-        return False
-    return True
-
-
-def read_ratings(path, user_col: str, item_col: str, rating_col: str | None, what: str = "ratings") -> pd.DataFrame:
-    """A ratings table with the given columns. Headerless files get the names user, item, rating, timestamp
-    in that order."""
-    from .validation import require_columns
-
-    df = read_table(path, what)
-    if df.attrs.get("headerless"):
-        names = [user_col, item_col, rating_col or "rating", "timestamp"]
-        df.columns = names[:len(df.columns)] + [f"col{k}" for k in range(len(names), len(df.columns))]
-    require_columns(df, [c for c in (user_col, item_col, rating_col) if c], f"{what} file {path}")
-    return df
-
 
 def _data_dir(args):
     if args.data:
@@ -134,12 +80,6 @@ def _titles(args, item_col: str) -> pd.Series | None:
     return None
 
 
-def _load_model(path):
-    from .persistence import load
-
-    return load(Path(path).expanduser())
-
-
 def _emit(df: pd.DataFrame, fmt: str) -> None:
     if fmt == "csv":
         df.to_csv(sys.stdout, index=False)
@@ -166,10 +106,10 @@ def cmd_fit(args) -> int:
         if args.model == "user":
             from .cli_user import fit_user
 
-            return fit_user(args, read_table)
+            return fit_user(args)
         from .cli_feat2vec import fit_feat2vec
 
-        return fit_feat2vec(args, read_table)
+        return fit_feat2vec(args)
     if args.dataset:
         data = _load_dataset(args)
         ratings, cols = data.ratings, ("user_id", "item_id", "rating")
@@ -248,7 +188,7 @@ def _fit_implicit(args, events: pd.DataFrame, cols, source: str) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    model = _load_model(args.model_dir)
+    model = load_model(args.model_dir)
     from . import ImplicitRecommender
 
     if isinstance(model, ImplicitRecommender) or args.ranking:
@@ -274,7 +214,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_recommend(args) -> int:
-    model = _load_model(args.model_dir)
+    model = load_model(args.model_dir)
     users = _parse_ids(args.users, model.users_.vocab.values, "user")
     out = model.recommend(users, k=args.k, filter_seen=not args.no_filter_seen)
     titles = _titles(args, model.item_col)
@@ -285,7 +225,7 @@ def cmd_recommend(args) -> int:
 
 
 def cmd_similar(args) -> int:
-    model = _load_model(args.model_dir)
+    model = load_model(args.model_dir)
     from . import Feat2Vec
 
     if isinstance(model, Feat2Vec):
@@ -311,7 +251,7 @@ def cmd_similar(args) -> int:
 def cmd_factors(args) -> int:
     from .factors import latent_factors
 
-    model = _load_model(args.model_dir)
+    model = load_model(args.model_dir)
     lf = latent_factors(model, top_n=args.top_n, n_components=args.components, titles=_titles(args, model.item_col),
                         out=Path(args.out).expanduser() if args.out else None, n_ends=args.ends)
     print(f"PCA of the item vectors of the {len(lf.components):,} most-rated items")

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from .cli_io import read_table, split_lists
 from .schema import Bag, Categorical, Numeric
 
 GROUPS_HELP = """feature groups, one per argument:
@@ -36,26 +36,14 @@ def parse_groups(specs: list[str], df: pd.DataFrame) -> tuple[list, pd.DataFrame
         elif kind == "numeric":
             out.append(Numeric([col]))
         elif kind == "bag":
-            df[col] = _lists(df[col], sep or "|")
+            df[col] = split_lists(df[col], sep or "|")
             out.append(Bag(col))
         else:
             raise ValueError(f"--groups {spec!r}: unknown kind {kind!r}; use bag or numeric (or nothing)")
     return out, df
 
 
-def _lists(col: pd.Series, sep: str) -> pd.Series:
-    def one(cell):
-        if isinstance(cell, (list, tuple, np.ndarray)):
-            return list(cell)
-        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
-            return []
-        text = str(cell).strip()
-        return [v for v in text.split(sep) if v] if text else []
-
-    return col.map(one)
-
-
-def fit_feat2vec(args, read_table) -> int:
+def fit_feat2vec(args) -> int:
     from . import Feat2Vec
 
     if not args.groups:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cli_feat2vec import _lists
+from .cli_io import load_model, read_table, split_lists
 
 INFER_HELP = "per-user class probabilities from a saved UserModel"
 
@@ -22,14 +22,14 @@ def _bag_columns(df: pd.DataFrame, specs: list[str], pooling: str = "mean") -> t
         for c in [col] + ([weights] if weights else []):
             if c not in df.columns:
                 raise ValueError(f"--bags {spec!r}: no column {c!r}; the file has {list(df.columns)}")
-            df[c] = _lists(df[c], sep or "|")
+            df[c] = split_lists(df[c], sep or "|")
         if weights:
             df[weights] = df[weights].map(lambda ws: [float(w) for w in ws])
         bags.append(Bag(col, weights=weights or None, pooling=pooling))
     return bags, df
 
 
-def fit_user(args, read_table) -> int:
+def fit_user(args) -> int:
     from . import UserModel
 
     if not args.bags or not args.targets:
@@ -73,9 +73,8 @@ def add_infer_parser(sub, formatter) -> None:
 
 def cmd_infer(args) -> int:
     from . import UserModel
-    from .cli import _load_model, read_table
 
-    model = _load_model(args.model_dir)
+    model = load_model(args.model_dir)
     if not isinstance(model, UserModel):
         raise ValueError(f"{args.model_dir} holds a {type(model).__name__}, not a UserModel")
     df = read_table(args.records, "records")

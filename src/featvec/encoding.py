@@ -14,9 +14,18 @@ from .schema import Bag, Categorical, Feature, Numeric, check_unique_names, feat
 from .validation import check_no_missing, numeric_values, plain, require_columns
 
 
-def _py(values) -> list:
+def py_values(values) -> list:
     """Plain Python scalars (JSON-safe), whatever numpy/pandas types came in."""
     return [v.item() if hasattr(v, "item") else v for v in values]
+
+
+def sorted_values(values) -> list:
+    """The values as plain Python scalars, sorted (first-seen order when their types do not compare)."""
+    values = py_values(values)
+    try:
+        return sorted(values)
+    except TypeError:
+        return values
 
 
 def _plain_ints(a) -> bool:
@@ -30,7 +39,7 @@ class Vocabulary:
     """Maps original values to indices 1..n; 0 is 'unknown' (unseen or rarer than min_count)."""
 
     def __init__(self, values: Sequence):
-        self.values = _py(values)
+        self.values = py_values(values)
         self._index = pd.Index(self.values)
         self._table = None  # the dense lookup table for integer ids, built on first use
         if not self._index.is_unique:
@@ -58,7 +67,7 @@ class Vocabulary:
                 self._table = lookup_table(self._index.to_numpy(), max(4 * len(self.values), 1 << 16)) or False
             if self._table:
                 return lookup(values, *self._table)
-        idx = self._index.get_indexer(pd.Index(_py(values) if isinstance(values, list) else values))
+        idx = self._index.get_indexer(pd.Index(py_values(values) if isinstance(values, list) else values))
         return (idx + 1).astype(np.int64)
 
     def decode(self, idx) -> list:
@@ -190,15 +199,15 @@ def _list_cells(df: pd.DataFrame, column: str, role: str, what: str) -> list:
     return out
 
 
-def _bag_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
+def bag_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
     return _list_cells(df, f.column, "is a Bag", what)
 
 
-def _weight_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
+def weight_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
     return _list_cells(df, f.weights, f"holds the weights of Bag {f.column!r}", what)
 
 
-def _check_weights(df: pd.DataFrame, f: Bag, lists: list, weights: list, what: str) -> np.ndarray:
+def check_weights(df: pd.DataFrame, f: Bag, lists: list, weights: list, what: str) -> np.ndarray:
     """One finite number per bag value, row by row (otherwise the flattened weights would silently shift, or
     a NaN would spread through the pooled vector); returns the weights flattened, as float64."""
     role = f"column {f.weights!r} holds the weights of Bag {f.column!r}"
@@ -253,7 +262,7 @@ class FeatureEncoder:
             if isinstance(f, Categorical):
                 self.vocabs[name] = Vocabulary.fit(df[f.column].dropna(), f.min_count, f.max_size)
             elif isinstance(f, Bag):
-                lists = _bag_lists(df, f, what)
+                lists = bag_lists(df, f, what)
                 flat = [v for bag in lists for v in bag]
                 self.vocabs[name] = Vocabulary.fit(flat, f.min_count, f.max_size)
                 if f.pooling == "tfidf":
@@ -294,8 +303,8 @@ class FeatureEncoder:
                 check_no_missing(df, f.column, what)
                 out[name] = torch.as_tensor(self.vocabs[name].encode(df[f.column].to_numpy()))
             elif isinstance(f, Bag):
-                lists = _bag_lists(df, f, what)
-                weights = _check_weights(df, f, lists, _weight_lists(df, f, what), what) if f.weights else None
+                lists = bag_lists(df, f, what)
+                weights = check_weights(df, f, lists, weight_lists(df, f, what), what) if f.weights else None
                 indptr, codes = _csr_codes(lists, self.vocabs[name])
                 out[name] = EncodedBag.from_csr(indptr, codes, f.pooling, weights, self.idf.get(name))
             else:

@@ -20,7 +20,7 @@ from ..training import Trainer, resolve_device, seed_everything
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
 from ..vectors import Vectors
 from .implicit_net import ImplicitNet, PairRows
-from .recommender import Recommender, _id_list
+from .recommender import Recommender, id_list
 
 SOLVERS = ("sgd", "als")
 
@@ -179,7 +179,7 @@ class ImplicitRecommender(Recommender):
                            temperature=self.temperature, item_bias=self.item_bias and self.solver == "sgd")
 
     def _fit_als(self, u, i, w, dev) -> None:
-        n_users, n_items = len(self.users_), len(self.items_)
+        n_items = len(self.items_)
         for table in (self.users_, self.items_):  # ALS solves a vector for every row: min_count does not apply
             table.id_slot = torch.arange(len(table), device=table.id_slot.device)
         self.users_.id_slot[0] = self.items_.id_slot[0] = 0
@@ -289,7 +289,7 @@ class ImplicitRecommender(Recommender):
     def _fold_in_users(self, user_items) -> dict:
         self._check_fitted()
         if not isinstance(user_items, pd.DataFrame):
-            items = _id_list(user_items)
+            items = id_list(user_items)
             if not items:
                 raise ValueError("fold_in needs at least one item")
             user_items = pd.DataFrame({self.user_col: ["new"] * len(items), self.item_col: items})

@@ -55,7 +55,7 @@ class Recommender(BaseModel):
         return torch.cat(vecs), torch.cat(biases)
 
     def _lookup(self, table: EntityTable, ids, what: str) -> np.ndarray:
-        ids = _id_list(ids)
+        ids = id_list(ids)
         if not ids:
             raise ValueError(f"no {what} given")
         rows = table.rows(ids)
@@ -92,7 +92,7 @@ class Recommender(BaseModel):
         self.net_.eval()
         dev = self._dev
         items_t = self.items_ if item_features is None else self.items_.extend(item_features, "item_features").to(dev)
-        user_ids = _id_list(users)
+        user_ids = id_list(users)
         if not user_ids:
             raise ValueError("no users given")
         fold = self._fold_in_users(user_items) if user_items is not None else None
@@ -291,7 +291,7 @@ class RatingRecommender(Recommender):
         if y_range is not None and not y_range[1] > y_range[0]:
             y_range = None  # one rating value only: no range to squash into; predictions are that value
         mean = float(y.mean())
-        offset = mean if y_range is None else _logit(mean, y_range)
+        offset = mean if y_range is None else mean_logit(mean, y_range)
         self.users_, self.items_ = users.to(dev), items.to(dev)
         self.seen_ = (torch.as_tensor(seen_ptr), torch.as_tensor(seen_idx))
         self.net_ = self._make_net(y_range, offset).to(dev)
@@ -373,7 +373,8 @@ class RatingRecommender(Recommender):
         self.net_ = self._make_net(tuple(config["y_range"]) if config["y_range"] else None, 0.0)
 
 
-def _logit(mean: float, y_range) -> float:
+def mean_logit(mean: float, y_range) -> float:
+    """The logit that a sigmoid scaled to ``y_range`` (padded by 5% each side) maps to ``mean``."""
     lo, hi = y_range
     pad = 0.05 * (hi - lo)
     p = (mean - lo + pad) / (hi - lo + 2 * pad)
@@ -388,7 +389,8 @@ def _restore_dtype(col: pd.Series, values: list) -> pd.Series:
     return col
 
 
-def _id_list(ids) -> list:
+def id_list(ids) -> list:
+    """One id or a sequence of ids, as a list."""
     return list(ids) if not (np.isscalar(ids) or isinstance(ids, str)) else [ids]
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..encoding import FeatureEncoder, _py
+from ..encoding import FeatureEncoder, py_values, sorted_values
 from ..nn import losses
 from ..nn.embedding import FeatureEmbedding, GroupSpec
 from ..nn.interactions import MLP
@@ -21,20 +21,12 @@ from ..training import LabelledRows, Trainer, auto_batch, auto_lr, resolve_devic
 from ..validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
-from .recommender import _logit
+from .recommender import mean_logit
 
 TASKS = ("auto", "regression", "classification")
 NA_LABEL = "#na#"  # the category a missing categorical value becomes (fastai's name for it)
 NUMERIC = "#numeric"  # the encoder's name for the group of numeric inputs
 AUTO_MAX_CLASSES = 20  # task="auto": an integer target with at most this many values is a classification
-
-
-def _sorted_values(values) -> list:
-    values = _py(values)
-    try:
-        return sorted(values)
-    except TypeError:  # mixed types: first-seen order
-        return values
 
 
 def _plain_json(v):
@@ -264,7 +256,7 @@ class TabularModel(BaseModel):
         codes = pd.Index(self.classes_).get_indexer(df[t].to_numpy(dtype=object))
         if (codes < 0).any():
             bad = pd.unique(df[t].to_numpy(dtype=object)[codes < 0])[:5]
-            raise ValueError(f"{what}: target {t!r} has value(s) {_py(bad)} that are not among the classes "
+            raise ValueError(f"{what}: target {t!r} has value(s) {py_values(bad)} that are not among the classes "
                              f"seen in training {self.classes_[:20]}")
         return codes
 
@@ -287,7 +279,7 @@ class TabularModel(BaseModel):
                 raise ValueError(f"y_range is for regression, but target {targets[0]!r} is a classification "
                                  "target (pass task='regression' to regress on it)")
             check_no_missing(df, targets[0], "data")
-            self.classes_ = _sorted_values(pd.unique(df[targets[0]].to_numpy(dtype=object)))
+            self.classes_ = sorted_values(pd.unique(df[targets[0]].to_numpy(dtype=object)))
             if len(self.classes_) < 2:
                 raise ValueError(f"classification needs at least two classes; target {targets[0]!r} only holds "
                                  f"{self.classes_[0]!r}")
@@ -373,7 +365,7 @@ class TabularModel(BaseModel):
                 net.head.bias.copy_(torch.as_tensor(np.log(np.maximum(freq, 1e-4)), dtype=torch.float32))
             elif self.y_range is not None:
                 lo_hi = tuple(float(v) for v in self.y_range)
-                net.head.bias.copy_(torch.tensor([_logit(float(m), lo_hi) for m in y.mean(0)]))
+                net.head.bias.copy_(torch.tensor([mean_logit(float(m), lo_hi) for m in y.mean(0)]))
 
     # ------------------------------------------------------------------ prediction
 
@@ -467,7 +459,7 @@ class TabularModel(BaseModel):
             params["emb_dim"] = dict(params["emb_dim"])
         config = {"params": _plain_json(params), "tuple_params": tuples, "task": self.task_,
                   "categorical": self.categorical_, "numeric": self.numeric_, "targets": self.targets_,
-                  "classes": None if self.classes_ is None else _py(self.classes_),
+                  "classes": None if self.classes_ is None else py_values(self.classes_),
                   "medians": self.medians_, "na_columns": self.na_columns_, "target_scale": self.target_scale_,
                   "encoder": self.encoder_.state(), "specs": [vars(s) for s in self.specs_],
                   "n_numeric": self.n_numeric_, "net": self.net_.config, "history": self.history_}

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..encoding import FeatureEncoder, _bag_lists, _check_weights, _weight_lists, take
+from ..encoding import FeatureEncoder, bag_lists, check_weights, sorted_values, take, weight_lists
 from ..nn.embedding import FeatureEmbedding, GroupSpec
 from ..nn.interactions import MLP
 from ..nn.svd import svd_table
@@ -24,7 +24,7 @@ from ..training import LabelledRows, Trainer, resolve_device, twice_if_single
 from ..validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
-from .tabular import NA_LABEL, _sorted_values
+from .tabular import NA_LABEL
 
 MISSING = -1  # the class position of a missing label: its row adds nothing to that task's loss
 LOG_T_RANGE = (math.log(0.05), math.log(20.0))  # temperatures are searched in [0.05, 20]
@@ -394,7 +394,7 @@ class UserModel(BaseModel):
 
     def _classes(self, df: pd.DataFrame, t: str) -> list:
         values, present = _labels(df, t)
-        classes = _sorted_values(pd.unique(pd.Series(values[present], dtype=object)))
+        classes = sorted_values(pd.unique(pd.Series(values[present], dtype=object)))
         if classes and all(isinstance(c, float) and c.is_integer() for c in classes):
             classes = [int(c) for c in classes]  # ints that NaN turned into floats
         if len(classes) < 2:
@@ -446,9 +446,9 @@ class UserModel(BaseModel):
         a non-numeric value), checked on all of the rows so that errors name rows of the frame given."""
         for f in self.features_:
             if isinstance(f, Bag):
-                lists = _bag_lists(frame, f, what)
+                lists = bag_lists(frame, f, what)
                 if f.weights:
-                    _check_weights(frame, f, lists, _weight_lists(frame, f, what), what)
+                    check_weights(frame, f, lists, weight_lists(frame, f, what), what)
             elif isinstance(f, Numeric):
                 for c in f.columns:
                     numeric_values(frame, c, what, allow_nan=f.impute is not None)

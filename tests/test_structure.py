@@ -1,0 +1,68 @@
+"""The package's import graph, read from the source: no module imports another module's private name, and
+no two modules import each other (directly or round a longer loop), counting imports inside functions."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import featvec
+
+ROOT = Path(featvec.__file__).parent
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for f in ROOT.rglob("*.py"):
+        parts = f.relative_to(ROOT.parent).with_suffix("").parts
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    return out
+
+
+def _imports(mods: dict[str, Path]):
+    """(module, imported module, name) for every ``from featvec... import name`` anywhere in a module."""
+    for name, f in mods.items():
+        package = name if f.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "featvec":
+                continue
+            for alias in node.names:
+                yield name, target, alias.name
+
+
+def test_no_module_imports_another_modules_private_name():
+    private = [(m, f"{t}.{n}") for m, t, n in _imports(_modules())
+               if n.startswith("_") and not n.startswith("__") and t != m]
+    assert private == []
+
+
+def test_no_import_cycles_between_modules():
+    mods = _modules()
+    graph: dict[str, set] = {m: set() for m in mods}
+    for m, t, n in _imports(mods):
+        target = f"{t}.{n}" if f"{t}.{n}" in mods else t
+        if target in mods and target != m and mods[target].name != "__init__.py":  # packages re-export
+            graph[m].add(target)
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(m):  # depth-first: a module met again while still on the path closes a loop
+        state[m] = 1
+        path.append(m)
+        for t in sorted(graph[m]):
+            if state.get(t) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(path[path.index(t):] + [t]))
+            if t not in state:
+                visit(t)
+        path.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
