@@ -314,19 +314,12 @@ FILE_HELP = ("Rating files: .csv (comma), .tsv/.data/.base/.test (tab), .dat (':
              "timestamp.")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, formatter_class=_Formatter,
-        description="featvec: embeddings and recommenders for behavioural and tabular data.",
-        epilog="Run 'featvec COMMAND --help' for a command's options. Start with 'featvec demo'.")
-    from . import __version__
-
-    parser.add_argument("--version", action="version", version=f"featvec {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_fit(sub) -> None:
+    """The fit: train a model and print its history."""
     p = sub.add_parser("fit", formatter_class=_Formatter, help="train a recommender on a ratings file or dataset",
-                       description="Train a MatrixFactorization (mf), DeepRecommender (deep), ImplicitRecommender (implicit) or Feat2Vec (feat2vec) and print the "
-                                   "training history; --out saves the model.\n\n" + FILE_HELP,
+                       description="Train a MatrixFactorization (mf), DeepRecommender (deep), ImplicitRecommender "
+                                   "(implicit), Feat2Vec (feat2vec) or UserModel (user) and print the training "
+                                   "history; --out saves the model.\n\n" + FILE_HELP,
                        epilog="examples:\n  featvec fit --ratings ratings.csv --dim 32 --epochs 10 --out model\n"
                               "  featvec fit --dataset ml-100k --test-frac 0.1 --out ml100k-model")
     src = p.add_mutually_exclusive_group(required=True)
@@ -339,40 +332,53 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mf: dot product + biases; deep: MLP; implicit: top-K from interactions without ratings; "
                         "feat2vec: a vector for every value of every --groups column, from --records; "
                         "user: demographics (--targets) from bags of events (--bags), one row per user in --records")
-    p.add_argument("--bags", nargs="+", metavar="COL[:WEIGHTS][:SEP]", help="user model: list columns (text split "
-                   "on SEP, default '|'), optional weights column")
-    p.add_argument("--targets", nargs="+", metavar="COL", help="user model: columns to predict together")
-    p.add_argument("--attributes", nargs="+", metavar="COL", help="user model: extra categorical inputs")
-    p.add_argument("--small-data", action="store_true",
-                   help="user model: UserModel.small_data's recipe for hundreds to a few thousand users (TF-IDF "
-                        "bags, a wide linear part, frozen SVD bag tables)")
-    from .cli_feat2vec import GROUPS_HELP
-
-    p.add_argument("--groups", nargs="+", metavar="SPEC", help="feat2vec " + GROUPS_HELP)
-    p.add_argument("--tie", action="append", metavar="G1,G2", help="feat2vec: groups resampled together (repeatable)")
-    p.add_argument("--bias-only", nargs="+", metavar="GROUP", help="feat2vec: groups with a bias and no vector")
-    p.add_argument("--objective", choices=["nce", "negative_sampling"], default="nce", help="feat2vec objective")
-    p.add_argument("--negatives", type=int, help="feat2vec: negatives per record (default 5)")
-    p.add_argument("--loss", choices=["bpr", "bce", "sampled_softmax"], default="bpr",
-                   help="implicit model's loss (SGD solver)")
-    p.add_argument("--solver", choices=["sgd", "als"], default="sgd", help="implicit model's solver")
-    p.add_argument("--min-rating", type=float,
-                   help="implicit model: keep only rows with rating >= this as interactions (e.g. 4)")
-    p.add_argument("--dim", type=int, help="vector size (default: the model's, 64 for mf, 32 for deep)")
-    p.add_argument("--epochs", type=int, help="training epochs (default: the model's)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default: the model's)")
-    p.add_argument("--batch-size", type=int, help="ratings per step (default: the model's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--implicit", action="store_true", help="add the SVD++ implicit term (the items each user rated)")
-    p.add_argument("--user-features", metavar="FILE", help="user side-feature table keyed by the user id column")
-    p.add_argument("--item-features", metavar="FILE", help="item side-feature table keyed by the item id column")
-    p.add_argument("--valid-frac", type=float, help="hold out this fraction to report a validation loss each epoch")
-    p.add_argument("--test-frac", type=float, help="hold out this fraction as a test set and print its RMSE/MAE "
+    _add_fit_model_options(p)
+    t = p.add_argument_group("training (every model)")
+    t.add_argument("--dim", type=int, help="vector size (default: the model's, 64 for mf, 32 for deep)")
+    t.add_argument("--epochs", type=int, help="training epochs (default: the model's)")
+    t.add_argument("--lr", type=float, help="peak learning rate (default: the model's)")
+    t.add_argument("--batch-size", type=int, help="ratings per step (default: the model's)")
+    t.add_argument("--seed", type=int, default=0, help="random seed")
+    t.add_argument("--valid-frac", type=float, help="hold out this fraction to report a validation loss each epoch")
+    t.add_argument("--test-frac", type=float, help="hold out this fraction as a test set and print its RMSE/MAE "
                                                     "(implicit: of each user's rows, and print ranking metrics)")
-    p.add_argument("--progress", action="store_true", help="show a progress bar")
-    p.add_argument("--out", metavar="DIR", help="save the fitted model to this folder")
+    t.add_argument("--progress", action="store_true", help="show a progress bar")
+    t.add_argument("--out", metavar="DIR", help="save the fitted model to this folder")
     p.set_defaults(func=cmd_fit)
 
+
+def _add_fit_model_options(p) -> None:
+    """fit's options that belong to one kind of model, in one group each."""
+    from .cli_feat2vec import GROUPS_HELP
+
+    g = p.add_argument_group("mf / deep")
+    g.add_argument("--implicit", action="store_true", help="add the SVD++ implicit term (the items each user rated)")
+    g.add_argument("--user-features", metavar="FILE", help="user side-feature table keyed by the user id column")
+    g.add_argument("--item-features", metavar="FILE", help="item side-feature table keyed by the item id column")
+    g = p.add_argument_group("implicit")
+    g.add_argument("--loss", choices=["bpr", "bce", "sampled_softmax"], default="bpr",
+                   help="implicit model's loss (SGD solver)")
+    g.add_argument("--solver", choices=["sgd", "als"], default="sgd", help="implicit model's solver")
+    g.add_argument("--min-rating", type=float,
+                   help="implicit model: keep only rows with rating >= this as interactions (e.g. 4)")
+    g = p.add_argument_group("feat2vec")
+    g.add_argument("--groups", nargs="+", metavar="SPEC", help="feat2vec " + GROUPS_HELP)
+    g.add_argument("--tie", action="append", metavar="G1,G2", help="feat2vec: groups resampled together (repeatable)")
+    g.add_argument("--bias-only", nargs="+", metavar="GROUP", help="feat2vec: groups with a bias and no vector")
+    g.add_argument("--objective", choices=["nce", "negative_sampling"], default="nce", help="feat2vec objective")
+    g.add_argument("--negatives", type=int, help="feat2vec: negatives per record (default 5)")
+    g = p.add_argument_group("user")
+    g.add_argument("--bags", nargs="+", metavar="COL[:WEIGHTS][:SEP]", help="user model: list columns (text split "
+                   "on SEP, default '|'), optional weights column")
+    g.add_argument("--targets", nargs="+", metavar="COL", help="user model: columns to predict together")
+    g.add_argument("--attributes", nargs="+", metavar="COL", help="user model: extra categorical inputs")
+    g.add_argument("--small-data", action="store_true",
+                   help="user model: UserModel.small_data's recipe for hundreds to a few thousand users (TF-IDF "
+                        "bags, a wide linear part, frozen SVD bag tables)")
+
+
+def _add_evaluate(sub) -> None:
+    """The evaluate: score a saved model."""
     p = sub.add_parser("evaluate", formatter_class=_Formatter, help="RMSE/MAE or ranking metrics of a saved model",
                        description="Score a saved model on held-out ratings; prints JSON with rmse, mae, n and "
                                    "the number of test rows with users/items unknown to the model. Implicit "
@@ -391,6 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampled", type=int, metavar="N", help="sampled ranking metrics against N random items")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _add_recommend(sub) -> None:
+    """The recommend: top-k items per user."""
     p = sub.add_parser("recommend", formatter_class=_Formatter, help="top-k items for some users",
                        description="Top-k items for each user by predicted rating (items the user rated in "
                                    "training are left out unless --no-filter-seen).",
@@ -403,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_titles(p)
     p.set_defaults(func=cmd_recommend)
 
+
+def _add_similar(sub) -> None:
+    """The similar: nearest items, users or values."""
     p = sub.add_parser("similar", formatter_class=_Formatter, help="nearest items (or users) by vector cosine",
                        description="The k most similar items (or users, or Feat2Vec feature values) by cosine of their vectors.",
                        epilog="examples:\n  featvec similar --model-dir model --items 50 181 -k 5\n"
@@ -419,12 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_titles(p)
     p.set_defaults(func=cmd_similar)
 
-    from .cli_lookalike import add_parser as add_lookalike
-    from .cli_user import add_infer_parser
 
-    add_lookalike(sub, _Formatter)
-    add_infer_parser(sub, _Formatter)
-
+def _add_factors(sub) -> None:
+    """The factors: PCA of the item vectors."""
     p = sub.add_parser("factors", formatter_class=_Formatter, help="PCA latent factors of the item vectors",
                        description="PCA of the item vectors of the most-rated items (notebook 004): the explained "
                                    "variance and the items at both ends of each component; --out writes "
@@ -439,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_titles(p)
     p.set_defaults(func=cmd_factors)
 
+
+def _add_bench(sub) -> None:
+    """The bench: a benchmark protocol."""
     p = sub.add_parser("bench", formatter_class=_Formatter, help="run a benchmark protocol of BENCHMARKS.md",
                        description="Run a benchmark protocol (E, I, U, L, F, T, S) against featvec and its peers: "
                                    "JSON lines on stdout, a markdown table and JSONL in --out.",
@@ -457,6 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="bench-results", metavar="DIR", help="results folder")
     p.set_defaults(func=cmd_bench)
 
+
+def _add_demo(sub) -> None:
+    """The demo: the self-contained tour."""
     p = sub.add_parser("demo", formatter_class=_Formatter, help="a one-minute tour on synthetic data (no downloads)",
                        description="Plant known structure in synthetic ratings, train a MatrixFactorization and "
                                    "show that it recovers it: test RMSE vs a bias-only baseline and the noise "
@@ -467,6 +482,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--quick", action="store_true", help="a much smaller run (seconds; for tests)")
     p.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, formatter_class=_Formatter,
+        description="featvec: embeddings and recommenders for behavioural and tabular data.",
+        epilog="Run 'featvec COMMAND --help' for a command's options. Start with 'featvec demo'.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"featvec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_fit(sub)
+    _add_evaluate(sub)
+    _add_recommend(sub)
+    _add_similar(sub)
+    from .cli_lookalike import add_parser as add_lookalike
+    from .cli_user import add_infer_parser
+    add_lookalike(sub, _Formatter)
+    add_infer_parser(sub, _Formatter)
+    _add_factors(sub)
+    _add_bench(sub)
+    _add_demo(sub)
     return parser
 
 

@@ -61,10 +61,8 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
     ``recommendations.csv``, ``similar_items.csv``, ``latent_factors.png`` / ``.csv``, ``README.txt``.
     ``quick=True`` runs a much smaller version (for tests).
     """
-    from . import MatrixFactorization
     from .data.splits import random_split
     from .datasets import synthetic_ratings
-    from .factors import latent_factors
 
     t0 = time.perf_counter()
     cfg = dict(QUICK if quick else FULL)
@@ -78,71 +76,10 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
          f"{cfg['n_items']:,} items, planted rank-{cfg['rank']} factors + biases + noise "
          f"(std {data.noise_std}); {len(train):,} train / {len(test):,} test")
 
-    model = MatrixFactorization(dim=cfg["dim"], epochs=cfg["epochs"], lr=cfg["lr"], seed=seed)
-    t_fit = time.perf_counter()
-    model.fit(train)
-    fit_seconds = time.perf_counter() - t_fit
-    y = test["rating"].to_numpy()
-    err = {"model": _errors(model.predict(test), y), "bias_baseline": _errors(bias_baseline(train, test), y),
-           "noise_floor": _errors(data.truth(test["user_id"], test["item_id"]), y)}
-    echo(f"\ntrained MatrixFactorization(dim={cfg['dim']}) for {cfg['epochs']} epochs in {fit_seconds:.1f}s")
-    echo("test RMSE (lower is better):")
-    echo(f"  MatrixFactorization  {err['model']['rmse']:.4f}")
-    echo(f"  bias-only baseline   {err['bias_baseline']['rmse']:.4f}   (global mean + user + item biases)")
-    echo(f"  noise floor          {err['noise_floor']['rmse']:.4f}   (the noise-free truth itself)")
-    gap = err["bias_baseline"]["rmse"] - err["noise_floor"]["rmse"]
-    closed = (err["bias_baseline"]["rmse"] - err["model"]["rmse"]) / gap if gap > 0 else float("nan")
-    echo(f"  -> the model closes {closed:.0%} of the gap between the baseline and the floor")
-
-    # recommendations: the true (noise-free) rating of what is recommended vs of all unseen items
-    users = sorted(train["user_id"].unique())[:N_SHOW]
-    recs = model.recommend(users, k=K)
-    recs["true_rating"] = data.truth(recs["user_id"], recs["item_id"])
-    item_ids = data.item_factors.index.to_numpy()
-    seen = train.groupby("user_id")["item_id"].agg(set)
-    unseen_mean = {}
-    for u in users:
-        cand = np.array([i for i in item_ids if i not in seen[u]])
-        unseen_mean[u] = float(data.truth(np.full(len(cand), u), cand).mean())
-    echo(f"\ntop-{K} recommendations (score = predicted rating, true = noise-free planted rating):")
-    for u in users:
-        r = recs[recs["user_id"] == u]
-        echo(f"  user {u}: " + ", ".join(f"item {i} ({s:.2f}, true {t:.2f})"
-                                          for i, s, t in zip(r["item_id"], r["score"], r["true_rating"])))
-        echo(f"    mean true rating: recommended {r['true_rating'].mean():.2f} vs all unseen items "
-             f"{unseen_mean[u]:.2f}")
-
-    # similar items: cosine of the learned vectors vs cosine of the planted factors
-    counts = train["item_id"].value_counts()
-    items = counts.index[:N_SHOW].tolist()
-    sims = model.similar_items(items, k=K)
-    true_f = data.item_factors
-    sims["true_cosine"] = _cosine(true_f.loc[sims["item_id"]].to_numpy(), true_f.loc[sims["similar_item_id"]].to_numpy())
-    rng = np.random.default_rng(seed)
-    a, b = rng.integers(0, len(true_f), (2, 5000))
-    random_cos = float(_cosine(true_f.to_numpy()[a], true_f.to_numpy()[b]).mean())
-    echo(f"\n{K} most similar items (learned cosine; true = cosine of the planted factors):")
-    for i in items:
-        r = sims[sims["item_id"] == i]
-        echo(f"  item {i}: " + ", ".join(f"item {j} ({s:.2f}, true {t:.2f})"
-                                          for j, s, t in zip(r["similar_item_id"], r["score"], r["true_cosine"])))
-    echo(f"  mean true cosine of these neighbours {sims['true_cosine'].mean():.2f} vs {random_cos:.2f} for "
-         f"random item pairs")
-
-    # latent factors of the synthetic items, and how much of each one the planted factors explain
-    top_n = min(2000, train["item_id"].nunique())
-    lf = latent_factors(model, top_n=top_n, n_components=min(3, cfg["dim"]),
-                        titles={i: f"item {i}" for i in item_ids}, out=out)
-    planted = np.column_stack([true_f.loc[lf.components.index].to_numpy(np.float64), np.ones(len(lf.components))])
-    r2 = []
-    for c in [c for c in lf.components.columns if c.startswith("pc")]:
-        pc = lf.components[c].to_numpy(np.float64)
-        resid = pc - planted @ np.linalg.lstsq(planted, pc, rcond=None)[0]
-        r2.append(float(1 - resid.var() / pc.var()) if pc.var() > 0 else float("nan"))
-    echo(f"\nlatent factors (PCA of the {top_n} most-rated items' vectors): explained variance "
-         + ", ".join(f"{v:.1%}" for v in lf.explained_variance_ratio)
-         + "; share of each component explained by the planted factors (R^2) "
-         + ", ".join(f"{v:.2f}" for v in r2))
+    model, err, closed, fit_seconds = _ratings_part(data, train, test, cfg, seed, echo)
+    users, recs, unseen_mean = _recommendations_part(model, data, train, echo)
+    sims, random_cos = _similar_part(model, data, train, seed, echo)
+    lf, r2 = _factors_part(model, data, train, cfg, out, echo)
 
     logs = implicit_part(data.ratings, seed, echo)
     f2v = feat2vec_part(out, seed, quick, echo)
@@ -176,6 +113,91 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
     echo(f"\nwrote {out}/: model/, metrics.json, recommendations.csv, similar_items.csv, latent_factors.png, "
          f"feat2vec_similar.csv, user_probabilities.csv, README.txt ({metrics['seconds']:.1f}s)")
     return metrics
+
+
+def _ratings_part(data, train, test, cfg: dict, seed: int, echo) -> tuple:
+    """Fit MatrixFactorization; its test RMSE against the bias-only baseline and the noise floor."""
+    from . import MatrixFactorization
+
+    model = MatrixFactorization(dim=cfg["dim"], epochs=cfg["epochs"], lr=cfg["lr"], seed=seed)
+    t_fit = time.perf_counter()
+    model.fit(train)
+    fit_seconds = time.perf_counter() - t_fit
+    y = test["rating"].to_numpy()
+    err = {"model": _errors(model.predict(test), y), "bias_baseline": _errors(bias_baseline(train, test), y),
+           "noise_floor": _errors(data.truth(test["user_id"], test["item_id"]), y)}
+    echo(f"\ntrained MatrixFactorization(dim={cfg['dim']}) for {cfg['epochs']} epochs in {fit_seconds:.1f}s")
+    echo("test RMSE (lower is better):")
+    echo(f"  MatrixFactorization  {err['model']['rmse']:.4f}")
+    echo(f"  bias-only baseline   {err['bias_baseline']['rmse']:.4f}   (global mean + user + item biases)")
+    echo(f"  noise floor          {err['noise_floor']['rmse']:.4f}   (the noise-free truth itself)")
+    gap = err["bias_baseline"]["rmse"] - err["noise_floor"]["rmse"]
+    closed = (err["bias_baseline"]["rmse"] - err["model"]["rmse"]) / gap if gap > 0 else float("nan")
+    echo(f"  -> the model closes {closed:.0%} of the gap between the baseline and the floor")
+    return model, err, closed, fit_seconds
+
+
+def _recommendations_part(model, data, train, echo) -> tuple:
+    """The true (noise-free) rating of what is recommended against that of all unseen items."""
+    users = sorted(train["user_id"].unique())[:N_SHOW]
+    recs = model.recommend(users, k=K)
+    recs["true_rating"] = data.truth(recs["user_id"], recs["item_id"])
+    item_ids = data.item_factors.index.to_numpy()
+    seen = train.groupby("user_id")["item_id"].agg(set)
+    unseen_mean = {}
+    for u in users:
+        cand = np.array([i for i in item_ids if i not in seen[u]])
+        unseen_mean[u] = float(data.truth(np.full(len(cand), u), cand).mean())
+    echo(f"\ntop-{K} recommendations (score = predicted rating, true = noise-free planted rating):")
+    for u in users:
+        r = recs[recs["user_id"] == u]
+        echo(f"  user {u}: " + ", ".join(f"item {i} ({s:.2f}, true {t:.2f})"
+                                          for i, s, t in zip(r["item_id"], r["score"], r["true_rating"])))
+        echo(f"    mean true rating: recommended {r['true_rating'].mean():.2f} vs all unseen items "
+             f"{unseen_mean[u]:.2f}")
+    return users, recs, unseen_mean
+
+
+def _similar_part(model, data, train, seed: int, echo) -> tuple:
+    """Cosine of the learned item vectors against cosine of the planted factors."""
+    counts = train["item_id"].value_counts()
+    items = counts.index[:N_SHOW].tolist()
+    sims = model.similar_items(items, k=K)
+    true_f = data.item_factors
+    sims["true_cosine"] = _cosine(true_f.loc[sims["item_id"]].to_numpy(), true_f.loc[sims["similar_item_id"]].to_numpy())
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, len(true_f), (2, 5000))
+    random_cos = float(_cosine(true_f.to_numpy()[a], true_f.to_numpy()[b]).mean())
+    echo(f"\n{K} most similar items (learned cosine; true = cosine of the planted factors):")
+    for i in items:
+        r = sims[sims["item_id"] == i]
+        echo(f"  item {i}: " + ", ".join(f"item {j} ({s:.2f}, true {t:.2f})"
+                                          for j, s, t in zip(r["similar_item_id"], r["score"], r["true_cosine"])))
+    echo(f"  mean true cosine of these neighbours {sims['true_cosine'].mean():.2f} vs {random_cos:.2f} for "
+         f"random item pairs")
+    return sims, random_cos
+
+
+def _factors_part(model, data, train, cfg: dict, out: Path, echo) -> tuple:
+    """Latent factors of the items, and how much of each one the planted factors explain."""
+    from .factors import latent_factors
+
+    item_ids = data.item_factors.index.to_numpy()
+    true_f = data.item_factors
+    top_n = min(2000, train["item_id"].nunique())
+    lf = latent_factors(model, top_n=top_n, n_components=min(3, cfg["dim"]),
+                        titles={i: f"item {i}" for i in item_ids}, out=out)
+    planted = np.column_stack([true_f.loc[lf.components.index].to_numpy(np.float64), np.ones(len(lf.components))])
+    r2 = []
+    for c in [c for c in lf.components.columns if c.startswith("pc")]:
+        pc = lf.components[c].to_numpy(np.float64)
+        resid = pc - planted @ np.linalg.lstsq(planted, pc, rcond=None)[0]
+        r2.append(float(1 - resid.var() / pc.var()) if pc.var() > 0 else float("nan"))
+    echo(f"\nlatent factors (PCA of the {top_n} most-rated items' vectors): explained variance "
+         + ", ".join(f"{v:.1%}" for v in lf.explained_variance_ratio)
+         + "; share of each component explained by the planted factors (R^2) "
+         + ", ".join(f"{v:.2f}" for v in r2))
+    return lf, r2
 
 
 def implicit_part(ratings: pd.DataFrame, seed: int, echo: Callable[[str], None]) -> dict:
