@@ -3,8 +3,9 @@
 Two test mixins (like the ``implicit`` library's), neither collected itself (their names do not start with
 ``Test``):
 
-* ``TopKContract``: what every ``Recommender`` keeps whatever it learns from -- estimator conventions
-  (``fit`` returns self, trailing-underscore fitted attributes, get/set_params, repr, seeded refits),
+* ``TopKContract``: what every ``Recommender`` keeps whatever it learns from -- the shared estimator
+  contract (estimator_contract.py: parameters, ``fit`` returns self, fitted attributes, seeded refits,
+  persistence), with ``predict`` on the training split as the compared output,
   batch-first ``recommend`` (scores equal ``predict``, ``filter_seen``, ``items``, batches equal single
   users, k beyond the catalogue, unknown users raise), ``similar_items`` / ``similar_users``, ``vectors_``,
   and persistence (save/load round trip, an interrupted save keeps the previous model, a wrong format
@@ -40,7 +41,6 @@ deterministic) and the tests only read it; tests that need a fresh fit call ``ma
 """
 from __future__ import annotations
 
-import inspect
 import json
 import os
 
@@ -52,7 +52,7 @@ import torch
 import featvec
 from featvec import (Bag, Categorical, DeepRecommender, ImplicitRecommender, MatrixFactorization, Numeric,
                      persistence)
-from save_checks import check_interrupted_save
+from estimator_contract import EstimatorContract
 
 UNKNOWN_USERS = [4242, 4243]
 UNKNOWN_ITEMS = [9090, 9091]
@@ -117,8 +117,8 @@ def popularity_recall(train: pd.DataFrame, test: pd.DataFrame, k: int = 10) -> f
 _FITTED: dict[type, object] = {}
 
 
-class TopKContract:
-    """Tests every recommender keeps: conventions, recommend, similar, vectors, persistence."""
+class TopKContract(EstimatorContract):
+    """Tests every recommender keeps: the estimator contract, recommend, similar, vectors, persistence."""
 
     def make_model(self):
         raise NotImplementedError
@@ -128,6 +128,21 @@ class TopKContract:
 
     def fit_kwargs(self, train: pd.DataFrame) -> dict:
         return {}
+
+    # ---- the estimator contract's hooks: fit on the 80% split, predict on it
+    def fit(self, model, train: pd.DataFrame):
+        return model.fit(train, **self.fit_kwargs(train))
+
+    def outputs(self, model, frame: pd.DataFrame):
+        return model.predict(frame)
+
+    @pytest.fixture
+    def est_train(self, train):
+        return train
+
+    @pytest.fixture
+    def fitted(self, model):
+        return model
 
     # ---- fixtures
     @pytest.fixture
@@ -150,37 +165,6 @@ class TopKContract:
     def users(self, train):
         return sorted(train["user_id"].unique().tolist())[:6]
 
-    # ---- estimator conventions
-    def test_fit_returns_self_and_sets_trailing_underscore_attributes(self, train, model, split):
-        fresh = self.make_model()
-        before = set(vars(fresh))
-        assert not [k for k in before if k.endswith("_")], "__init__ must not set fitted attributes"
-        assert not fresh.is_fitted
-        with pytest.raises(RuntimeError, match="fit"):
-            fresh.predict(train)
-        assert fresh.fit(train, **self.fit_kwargs(train)) is fresh
-        new = {k for k in set(vars(fresh)) - before if not k.startswith("_")}
-        assert new and all(k.endswith("_") for k in new), new
-        assert fresh.is_fitted and isinstance(fresh.history_, list) and len(fresh.history_) >= 1
-        # seeded: the same settings on the same data give the same model
-        np.testing.assert_array_equal(fresh.predict(split[1]), model.predict(split[1]))
-
-    def test_get_params_set_params_repr(self):
-        m = self.make_model()
-        names = [p for p in inspect.signature(type(m).__init__).parameters if p != "self"]
-        params = m.get_params()
-        assert list(params) == names
-        clone = type(m)(**params)
-        assert clone.get_params() == params
-        assert m.set_params(epochs=3, seed=5) is m
-        assert m.get_params()["epochs"] == 3 and m.seed == 5
-        with pytest.raises(ValueError, match="no_such_param"):
-            m.set_params(no_such_param=1)
-        r = repr(m)
-        assert r.startswith(type(m).__name__ + "(") and "epochs=3" in r and "seed=5" in r
-        assert "device=" not in r  # defaults are left out
-
-    # ---- recommend
     def test_recommend_is_batch_first(self, model, users):
         rec = model.recommend(users, k=4)
         assert list(rec.columns) == ["user_id", "item_id", "score", "rank"]
@@ -307,20 +291,6 @@ class TopKContract:
         pd.testing.assert_frame_equal(loaded.similar_items(test["item_id"].iloc[:2], k=3),
                                       model.similar_items(test["item_id"].iloc[:2], k=3))
         assert set(loaded.vectors_) == set(model.vectors_)
-
-    @pytest.mark.parametrize("where", ["save_file", "json.dump"])
-    def test_interrupted_save_keeps_the_previous_model(self, model, split, tmp_path, monkeypatch, where):
-        check_interrupted_save(model.save, tmp_path, monkeypatch, where, "model")
-        path = tmp_path / "model"
-        np.testing.assert_array_equal(featvec.load(path).predict(split[1]), model.predict(split[1]))
-
-    def test_load_rejects_a_wrong_format_version(self, model, tmp_path):
-        path = model.save(tmp_path / "model")
-        meta = json.loads((path / "featvec.json").read_text(encoding="utf-8"))
-        meta["format_version"] = persistence.FORMAT_VERSION + 1
-        (path / "featvec.json").write_text(json.dumps(meta), encoding="utf-8")
-        with pytest.raises(ValueError, match="format version"):
-            featvec.load(path)
 
 
 class RecommenderContract(TopKContract):

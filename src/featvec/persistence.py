@@ -18,6 +18,45 @@ TENSOR_FILE = "model.safetensors"
 _REGISTRY: dict[str, type] = {}
 
 
+def params_to_json(params: dict) -> dict:
+    """A model's parameters as JSON that ``params_from_json`` turns back into equal values: features
+    (``Categorical`` / ``Numeric`` / ``Bag``), tuples and numpy scalars kept as what they were."""
+    return {"codec": 1, "values": {k: _encode(v) for k, v in params.items()}}
+
+
+def params_from_json(data: dict) -> dict:
+    return {k: _decode(v) for k, v in data["values"].items()}
+
+
+def _encode(v):
+    from .schema import KINDS, feature_to_dict
+
+    if isinstance(v, tuple(KINDS.values())):
+        return {"feature": feature_to_dict(v)}
+    if isinstance(v, tuple):
+        return {"tuple": [_encode(x) for x in v]}
+    if isinstance(v, list):
+        return [_encode(x) for x in v]
+    if isinstance(v, dict):
+        return {"dict": [[_encode(k), _encode(x)] for k, x in v.items()]}
+    return v.item() if hasattr(v, "item") else v
+
+
+def _decode(v):
+    from .schema import feature_from_dict
+
+    if isinstance(v, list):
+        return [_decode(x) for x in v]
+    if isinstance(v, dict):
+        (kind, body), = v.items()
+        if kind == "feature":
+            return feature_from_dict(body)
+        if kind == "tuple":
+            return tuple(_decode(x) for x in body)
+        return {_decode(k): _decode(x) for k, x in body}
+    return v
+
+
 def register(cls: type) -> type:
     """Class decorator: makes a model class loadable by name."""
     _REGISTRY[cls.__name__] = cls

@@ -12,6 +12,7 @@ from ..arrays import unique
 from ..data.group_sampler import GroupSampler, unit_codes
 from ..encoding import EncodedBag, FeatureEncoder, take
 from ..nn.embedding import GroupSpec
+from .. import persistence
 from ..persistence import register
 from ..fused.train import fit_fm
 from ..schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
@@ -331,14 +332,8 @@ class Feat2Vec(BaseModel):
     # ------------------------------------------------------------------ persistence
 
     def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        params = self.get_params()
-        params["groups"] = [feature_to_dict(_as_feature(g)) for g in self.groups]
-        params["tie"] = [as_names(t) for t in self.tie]
-        for key in ("bias_only", "layers"):
-            params[key] = list(params[key]) if not isinstance(params[key], str) else [params[key]]
-        if not isinstance(params["embeddings_only"], bool):
-            params["embeddings_only"] = list(params["embeddings_only"])
-        config = {"params": params, "encoder": self.encoder_.state(), "units": self.units_,
+        config = {"params": persistence.params_to_json(self.get_params()), "encoder": self.encoder_.state(),
+                  "features": [feature_to_dict(f) for f in self.features_], "units": self.units_,
                   "specs": [vars(s) for s in self.specs_], "history": self.history_}
         tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
         for j, cand in enumerate(self.candidates_):
@@ -353,11 +348,15 @@ class Feat2Vec(BaseModel):
 
     @classmethod
     def _from_state(cls, config: dict, tensors: dict) -> "Feat2Vec":
-        params = dict(config["params"])
-        params["groups"] = [feature_from_dict(g) for g in params["groups"]]
-        params["layers"] = tuple(params["layers"])
+        if "codec" in config["params"]:
+            params = persistence.params_from_json(config["params"])
+            features = [feature_from_dict(g) for g in config["features"]]
+        else:  # saved before the parameter codec: the groups as features, sequences as lists
+            params = dict(config["params"])
+            params["groups"] = features = [feature_from_dict(g) for g in params["groups"]]
+            params["layers"] = tuple(params["layers"])
         model = cls(**params)
-        model.features_ = params["groups"]
+        model.features_ = features
         model.encoder_ = FeatureEncoder.from_state(model.features_, config["encoder"])
         model.units_ = config["units"]
         model.specs_ = [GroupSpec(**s) for s in config["specs"]]

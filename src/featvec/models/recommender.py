@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .. import persistence
 from ..encoding import EncodedBag
 from ..evaluation import csr_from_pairs
 from ..fused.train import fit_ratings
-from ..schema import Feature, feature_from_dict, feature_to_dict
+from ..schema import Feature, feature_from_dict
 from ..training import Trainer, resolve_device, seed_everything
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
 from ..vectors import Vectors, VectorSet
@@ -211,20 +212,19 @@ class Recommender(BaseModel):
     def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
         params = self.get_params()
         params.pop("callbacks", None)
-        for key in ("user_features", "item_features"):
-            if params[key] is not None:
-                params[key] = [feature_to_dict(f) if not isinstance(f, dict) else f for f in params[key]]
         ucfg, ut = self.users_.state("users")
         icfg, it = self.items_.state("items")
         extra_cfg, extra_t = self._extra_state()
-        config = {"params": params, "users": ucfg, "items": icfg, **extra_cfg, "history": self.history_}
+        config = {"params": persistence.params_to_json(params), "users": ucfg, "items": icfg, **extra_cfg,
+                  "history": self.history_}
         tensors = {**ut, **it, "seen.indptr": self.seen_[0], "seen.indices": self.seen_[1], **extra_t}
         tensors.update({f"net.{k}": v for k, v in self.net_.state_dict().items()})
         return config, tensors
 
     @classmethod
     def _from_state(cls, config: dict, tensors: dict):
-        model = cls(**config["params"])
+        saved = config["params"]  # before the parameter codec: plain JSON, features as dicts
+        model = cls(**(persistence.params_from_json(saved) if "codec" in saved else saved))
         model.users_ = EntityTable.from_state(config["users"], tensors, "users")
         model.items_ = EntityTable.from_state(config["items"], tensors, "items")
         model.seen_ = (tensors["seen.indptr"], tensors["seen.indices"])
