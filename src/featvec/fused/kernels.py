@@ -357,7 +357,9 @@ def _bpr_plain(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats
     lr, lr_b = np.float32(hyper[0]), np.float32(hyper[1])
     reg, breg = np.float32(hyper[2]), np.float32(hyper[3])
     tries = int(hyper[7])
-    decay = np.float32(1.0) - lr * reg
+    d = Wu.shape[1]
+    one = np.float32(1.0)
+    decay = one - lr * reg
     state = np.uint64(seed)
     total = 0.0
     negs = np.empty(RING, dtype=np.int32)
@@ -381,39 +383,34 @@ def _bpr_plain(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats
             continue
         s = samples[k]
         u, i = su[s], si[s]
-        total += _bpr_step(Wu, Bu, ubm, Wi, Bi, ibm, u, i, negs[k % RING], sw[s], lr, lr_b, decay, breg)
+        w = sw[s]
+        j = negs[k % RING]
+        x = Bi[j] - Bi[i]
+        for f in range(d):
+            x += Wu[u, f] * (Wi[j, f] - Wi[i, f])
+        total += w * softplus(x)
+        c = w / (one + math.exp(-x))
+        step = lr * c
+        if j == i:  # the positive drawn as its own negative: the two steps in turn, as in _pairs
+            for f in range(d):
+                a = Wu[u, f]
+                Wi[i, f] = decay * (decay * Wi[i, f] + step * a) - step * a
+                Wu[u, f] = decay * a
+        else:
+            for f in range(d):
+                a = Wu[u, f]
+                qi = Wi[i, f]
+                qj = Wi[j, f]
+                Wi[i, f] = decay * qi + step * a
+                Wi[j, f] = decay * qj - step * a
+                Wu[u, f] = decay * a - step * (qj - qi)
+        if ibm[i] > 0:
+            Bi[i] -= lr_b * (-c + breg * Bi[i])
+        if ibm[j] > 0:
+            Bi[j] -= lr_b * (c + breg * Bi[j])
+        if ubm[u] > 0:
+            Bu[u] -= lr_b * breg * Bu[u]
     return total
-
-
-@nb.njit(inline="always")
-def _bpr_step(Wu, Bu, ubm, Wi, Bi, ibm, u, i, j, w, lr, lr_b, decay, breg):
-    """One BPR step of user u, positive i, negative j (rows of their own); returns the weighted loss."""
-    one = np.float32(1.0)
-    x = Bi[j] - Bi[i]
-    for f in range(Wu.shape[1]):
-        x += Wu[u, f] * (Wi[j, f] - Wi[i, f])
-    c = w / (one + math.exp(-x))
-    step = lr * c
-    if j == i:  # the positive drawn as its own negative: the two steps in turn, as in _pairs
-        for f in range(Wu.shape[1]):
-            a = Wu[u, f]
-            Wi[i, f] = decay * (decay * Wi[i, f] + step * a) - step * a
-            Wu[u, f] = decay * a
-    else:
-        for f in range(Wu.shape[1]):
-            a = Wu[u, f]
-            qi = Wi[i, f]
-            qj = Wi[j, f]
-            Wi[i, f] = decay * qi + step * a
-            Wi[j, f] = decay * qj - step * a
-            Wu[u, f] = decay * a - step * (qj - qi)
-    if ibm[i] > 0:
-        Bi[i] -= lr_b * (-c + breg * Bi[i])
-    if ibm[j] > 0:
-        Bi[j] -= lr_b * (c + breg * Bi[j])
-    if ubm[u] > 0:
-        Bu[u] -= lr_b * breg * Bu[u]
-    return w * softplus(x)
 
 
 @nb.njit(inline="always")
