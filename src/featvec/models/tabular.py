@@ -274,17 +274,7 @@ class TabularModel(BaseModel):
         self.net_ = None  # a fit that fails on the data leaves the model unfitted, not half-updated
         self.categorical_, self.numeric_, self.targets_ = cats, nums, targets
         self.task_ = self._resolve_task(df, targets)
-        if self.task_ == "classification":
-            if self.y_range is not None:
-                raise ValueError(f"y_range is for regression, but target {targets[0]!r} is a classification "
-                                 "target (pass task='regression' to regress on it)")
-            check_no_missing(df, targets[0], "data")
-            self.classes_ = sorted_values(pd.unique(df[targets[0]].to_numpy(dtype=object)))
-            if len(self.classes_) < 2:
-                raise ValueError(f"classification needs at least two classes; target {targets[0]!r} only holds "
-                                 f"{self.classes_[0]!r}")
-        else:
-            self.classes_ = None
+        self.classes_ = self._fit_classes(df, targets)
         y_all = self._target(df, "data")
         x_all = self._numeric_values(df, "data")  # errors name rows of data, before any split
         train_df, y, train_pos = df, y_all, np.arange(len(df))
@@ -296,28 +286,7 @@ class TabularModel(BaseModel):
             train_pos, valid_pos = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
             train_df, y, valid = df.iloc[train_pos], y_all[train_pos], df.iloc[valid_pos]
 
-        # numeric fill values, indicators and scalings come from the training rows
-        self.medians_, self.na_columns_ = {}, []
-        for c in nums:
-            x = x_all[c][train_pos]
-            med = np.nanmedian(x) if np.isfinite(x).any() else 0.0
-            self.medians_[c] = float(med) if np.isfinite(med) else 0.0
-            if np.isnan(x).any():
-                self.na_columns_.append(c)
-        clash = [f"{c}_na" for c in self.na_columns_ if f"{c}_na" in cats + nums]
-        if clash:
-            raise ValueError(f"column(s) {clash} clash with the missing-value indicator(s) of "
-                             f"{[c[:-3] for c in clash]}; rename them")
-        self.target_scale_ = None
-        if self.task_ == "regression" and self.y_range is None:
-            mean, std = y.mean(0), y.std(0)
-            std = np.where(std > 1e-12, std, 1.0)
-            self.target_scale_ = {t: (float(m), float(s)) for t, m, s in zip(targets, mean, std)}
-        self.encoder_ = FeatureEncoder(self._features()).fit(self._frame(train_df, "data"), "data")
-        self.specs_ = [GroupSpec(c, "categorical", self.encoder_.input_size(c),
-                                 self._dim(c, self.encoder_.input_size(c)), bias=False) for c in cats]
-        self.embedding_sizes_ = {s.name: s.dim for s in self.specs_}
-        self.n_numeric_ = self.encoder_.input_size(NUMERIC) if NUMERIC in self.encoder_.names else 0
+        self._fit_preprocessing(train_df, x_all, train_pos, y, cats, nums, targets)
 
         device = resolve_device(self.device)
         train_rows = LabelledRows(self._encode(train_df, "data"), self._y_tensor(y), device)
@@ -339,6 +308,45 @@ class TabularModel(BaseModel):
         self.net_ = net.eval()
         self._vectors = None
         return self
+
+    def _fit_classes(self, df: pd.DataFrame, targets: list[str]) -> list | None:
+        """The classes of a classification target (at least two, no missing values); None for regression."""
+        if self.task_ == "classification":
+            if self.y_range is not None:
+                raise ValueError(f"y_range is for regression, but target {targets[0]!r} is a classification "
+                                 "target (pass task='regression' to regress on it)")
+            check_no_missing(df, targets[0], "data")
+            classes = sorted_values(pd.unique(df[targets[0]].to_numpy(dtype=object)))
+            if len(classes) < 2:
+                raise ValueError(f"classification needs at least two classes; target {targets[0]!r} only holds "
+                                 f"{classes[0]!r}")
+            return classes
+        return None
+
+    def _fit_preprocessing(self, train_df, x_all: dict, train_pos, y, cats, nums, targets) -> None:
+        """From the training rows: numeric fill values and missing indicators, the target scaling, the
+        encoder and the embedding sizes."""
+        self.medians_, self.na_columns_ = {}, []
+        for c in nums:
+            x = x_all[c][train_pos]
+            med = np.nanmedian(x) if np.isfinite(x).any() else 0.0
+            self.medians_[c] = float(med) if np.isfinite(med) else 0.0
+            if np.isnan(x).any():
+                self.na_columns_.append(c)
+        clash = [f"{c}_na" for c in self.na_columns_ if f"{c}_na" in cats + nums]
+        if clash:
+            raise ValueError(f"column(s) {clash} clash with the missing-value indicator(s) of "
+                             f"{[c[:-3] for c in clash]}; rename them")
+        self.target_scale_ = None
+        if self.task_ == "regression" and self.y_range is None:
+            mean, std = y.mean(0), y.std(0)
+            std = np.where(std > 1e-12, std, 1.0)
+            self.target_scale_ = {t: (float(m), float(s)) for t, m, s in zip(targets, mean, std)}
+        self.encoder_ = FeatureEncoder(self._features()).fit(self._frame(train_df, "data"), "data")
+        self.specs_ = [GroupSpec(c, "categorical", self.encoder_.input_size(c),
+                                 self._dim(c, self.encoder_.input_size(c)), bias=False) for c in cats]
+        self.embedding_sizes_ = {s.name: s.dim for s in self.specs_}
+        self.n_numeric_ = self.encoder_.input_size(NUMERIC) if NUMERIC in self.encoder_.names else 0
 
     def _n_out(self) -> int:
         return len(self.classes_) if self.task_ == "classification" else len(self.targets_)

@@ -302,24 +302,7 @@ class UserModel(BaseModel):
         """The bag features, the attribute features and the target names, after checking the arguments."""
         if int(self.min_count) < 1:
             raise ValueError(f"min_count must be >= 1, got {self.min_count}")
-        bags, attrs = [], []
-        for b in _features_list(self.bags):
-            if isinstance(b, str):
-                bags.append(Bag(b, min_count=int(self.min_count)))
-            elif isinstance(b, Bag):
-                bags.append(b)
-            else:
-                raise ValueError(f"bags takes column names or featvec.Bag objects, got {b!r}")
-        for a in _features_list(self.attributes):
-            if isinstance(a, str):
-                attrs.append(Categorical(a, min_count=int(self.min_count)))
-            elif isinstance(a, (Categorical, Numeric)):
-                attrs.append(a)
-            elif isinstance(a, Bag):
-                raise ValueError(f"attribute {a.column!r} is a Bag; pass it in bags=[...]")
-            else:
-                raise ValueError(f"attributes takes column names, featvec.Categorical or featvec.Numeric objects, "
-                                 f"got {a!r}")
+        bags, attrs = self._input_features()
         targets = as_names(self.targets)
         if not bags and not attrs:
             raise ValueError("UserModel needs at least one input: bags=['items', ...] or attributes=[...]")
@@ -341,18 +324,7 @@ class UserModel(BaseModel):
             raise ValueError(f"target column(s) {clash} are also inputs (bags or attributes)")
         if self.id_col is not None and (self.id_col in inputs or self.id_col in targets):
             raise ValueError(f"id_col {self.id_col!r} is also an input or a target; it only names the users")
-        if isinstance(self.dim, Mapping):
-            embedded = [feature_name(f) for f in bags + attrs if not isinstance(f, Numeric)]
-            unknown = [c for c in self.dim if c not in embedded]
-            if unknown:
-                raise ValueError(f"dim names input(s) {unknown} that are not bags or categorical attributes; "
-                                 f"those are {embedded}")
-            dims = list(self.dim.values())
-        else:
-            dims = [] if self.dim is None else [self.dim]
-        dims += [f.dim for f in bags + attrs if not isinstance(f, Numeric) and f.dim is not None]
-        if any(int(d) < 1 for d in dims):
-            raise ValueError(f"dim must be >= 1, got {self.dim!r}")
+        self._check_dims(bags + attrs)
         if not isinstance(self.wide, bool):
             wide = as_names(self.wide)
             unknown = [w for w in wide if w not in names]
@@ -366,6 +338,48 @@ class UserModel(BaseModel):
             raise ValueError(f"layers needs at least one hidden layer width >= 1, got {self.layers!r}")
         if not 0 <= float(self.valid_frac) < 1:
             raise ValueError(f"valid_frac must be in [0, 1), got {self.valid_frac}")
+        self._check_class_weight(targets)
+        return bags, attrs, targets
+
+    def _input_features(self) -> tuple[list, list]:
+        """The bags and attributes as features (names become Bag / Categorical with min_count)."""
+        bags, attrs = [], []
+        for b in _features_list(self.bags):
+            if isinstance(b, str):
+                bags.append(Bag(b, min_count=int(self.min_count)))
+            elif isinstance(b, Bag):
+                bags.append(b)
+            else:
+                raise ValueError(f"bags takes column names or featvec.Bag objects, got {b!r}")
+        for a in _features_list(self.attributes):
+            if isinstance(a, str):
+                attrs.append(Categorical(a, min_count=int(self.min_count)))
+            elif isinstance(a, (Categorical, Numeric)):
+                attrs.append(a)
+            elif isinstance(a, Bag):
+                raise ValueError(f"attribute {a.column!r} is a Bag; pass it in bags=[...]")
+            else:
+                raise ValueError(f"attributes takes column names, featvec.Categorical or featvec.Numeric objects, "
+                                 f"got {a!r}")
+        return bags, attrs
+
+    def _check_dims(self, features: list) -> None:
+        """dim: one size, or sizes by input name (bags and categorical attributes only), all >= 1."""
+        if isinstance(self.dim, Mapping):
+            embedded = [feature_name(f) for f in features if not isinstance(f, Numeric)]
+            unknown = [c for c in self.dim if c not in embedded]
+            if unknown:
+                raise ValueError(f"dim names input(s) {unknown} that are not bags or categorical attributes; "
+                                 f"those are {embedded}")
+            dims = list(self.dim.values())
+        else:
+            dims = [] if self.dim is None else [self.dim]
+        dims += [f.dim for f in features if not isinstance(f, Numeric) and f.dim is not None]
+        if any(int(d) < 1 for d in dims):
+            raise ValueError(f"dim must be >= 1, got {self.dim!r}")
+
+    def _check_class_weight(self, targets: list[str]) -> None:
+        """class_weight: None, 'balanced', or per target 'balanced' or {class: finite weight >= 0}."""
         cw = self.class_weight
         if cw is not None and cw != "balanced":
             if not isinstance(cw, Mapping):
@@ -380,7 +394,6 @@ class UserModel(BaseModel):
                 if isinstance(w, Mapping) and any(not (math.isfinite(float(v)) and float(v) >= 0)
                                                   for v in w.values()):
                     raise ValueError(f"class_weight[{t!r}] needs finite weights >= 0, got {dict(w)}")
-        return bags, attrs, targets
 
     def _dim(self, f) -> int:
         name, n_in = feature_name(f), self.encoder_.input_size(feature_name(f))
