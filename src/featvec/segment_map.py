@@ -357,22 +357,7 @@ def segment_map(users: pd.DataFrame, lat: str = "latitude", lon: str = "longitud
     points that fall outside the map (``data-outside``). Raises ValueError for an empty
     frame, missing columns, or no row with usable coordinates.
     """
-    if not isinstance(users, pd.DataFrame):
-        raise TypeError(f"users must be a pandas DataFrame, got {type(users).__name__}")
-    single = (isinstance(color_by, (str, bytes)) or not np.iterable(color_by)
-              or (isinstance(color_by, tuple) and color_by in users.columns))  # a MultiIndex column name
-    attrs = [color_by] if single else list(color_by)
-    if not attrs:
-        raise ValueError("color_by must name at least one column")
-    attrs = list(dict.fromkeys(attrs))
-    needed = [lat, lon, *attrs] + ([label] if label is not None else [])
-    missing_cols = [c for c in dict.fromkeys(needed) if c not in users.columns]
-    if missing_cols:
-        raise ValueError(f"segment_map: missing column(s) {missing_cols}; available: {list(users.columns)}")
-    if len(users) == 0:
-        raise ValueError("segment_map: users is empty")
-    if max_points is not None and (not isinstance(max_points, (int, np.integer)) or max_points < 1):
-        raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
+    attrs = _check_map_args(users, lat, lon, color_by, label, max_points)
 
     la = pd.to_numeric(users[lat], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     lo = pd.to_numeric(users[lon], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -391,15 +376,7 @@ def segment_map(users: pd.DataFrame, lat: str = "latitude", lon: str = "longitud
     sub = users.iloc[rows]
     px, py = x[rows], y[rows]
 
-    notes = []
-    if n_dropped:
-        notes.append(f"{n_dropped} of {n_total} users dropped: missing or invalid {lat}/{lon}.")
-    if n_outside:
-        notes.append(f"{n_outside} users lie outside the map area and are not shown.")
-    if n_dropped or n_outside:
-        warnings.warn("segment_map: " + " ".join(notes), UserWarning, stacklevel=2)
-    if len(rows) < n_located:
-        notes.append(f"Showing a sample of {len(rows)} of {n_located} users (max_points={max_points}).")
+    notes = _notes(n_total, n_dropped, n_outside, len(rows), n_located, f"{lat}/{lon}", max_points)
 
     encoded = [_encode(str(a), sub[a]) for a in attrs]
     labels_src = sub.index if label is None else sub[label]
@@ -412,6 +389,42 @@ def segment_map(users: pd.DataFrame, lat: str = "latitude", lon: str = "longitud
     if png is not None:
         _png(Path(png), title, encoded[0], px, py)
     return out
+
+
+def _check_map_args(users, lat, lon, color_by, label, max_points) -> list:
+    """segment_map's arguments checked; the attribute columns to colour by, each once."""
+    if not isinstance(users, pd.DataFrame):
+        raise TypeError(f"users must be a pandas DataFrame, got {type(users).__name__}")
+    single = (isinstance(color_by, (str, bytes)) or not np.iterable(color_by)
+              or (isinstance(color_by, tuple) and color_by in users.columns))  # a MultiIndex column name
+    attrs = [color_by] if single else list(color_by)
+    if not attrs:
+        raise ValueError("color_by must name at least one column")
+    attrs = list(dict.fromkeys(attrs))
+    needed = [lat, lon, *attrs] + ([label] if label is not None else [])
+    missing_cols = [c for c in dict.fromkeys(needed) if c not in users.columns]
+    if missing_cols:
+        raise ValueError(f"segment_map: missing column(s) {missing_cols}; available: {list(users.columns)}")
+    if len(users) == 0:
+        raise ValueError("segment_map: users is empty")
+    if max_points is not None and (not isinstance(max_points, (int, np.integer)) or max_points < 1):
+        raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
+    return attrs
+
+
+def _notes(n_total: int, n_dropped: int, n_outside: int, n_shown: int, n_located: int, coords: str,
+           max_points) -> list[str]:
+    """The page footer's notes; the dropped and outside users are also warned about."""
+    notes = []
+    if n_dropped:
+        notes.append(f"{n_dropped} of {n_total} users dropped: missing or invalid {coords}.")
+    if n_outside:
+        notes.append(f"{n_outside} users lie outside the map area and are not shown.")
+    if n_dropped or n_outside:
+        warnings.warn("segment_map: " + " ".join(notes), UserWarning, stacklevel=3)
+    if n_shown < n_located:
+        notes.append(f"Showing a sample of {n_shown} of {n_located} users (max_points={max_points}).")
+    return notes
 
 
 def _html(title, encoded, labels, px, py, notes, *, n_total, n_dropped, n_outside) -> str:

@@ -58,6 +58,40 @@ class CleaningReport:
         return self.text()
 
 
+def _pick_real_values(ent: np.ndarray, values: np.ndarray, is_ph: np.ndarray, order: np.ndarray, conflict: str):
+    """Each entity's real value by the ``conflict`` rule (a Series by entity), and the (entity, value,
+    count) rows of the entities with two or more real values."""
+    real = pd.DataFrame({"e": ent[~is_ph], "v": values[~is_ph], "pos": order[~is_ph]})
+    stats = real.groupby(["e", "v"], sort=False).agg(n=("pos", "size"), last=("pos", "max"), first=("pos", "min"))
+    stats = stats.reset_index()
+    n_real = stats.groupby("e", sort=False)["v"].transform("size")
+    if conflict == "mode":
+        pick = stats.sort_values(["e", "n", "last"]).groupby("e", sort=False).tail(1)
+    elif conflict == "first":
+        pick = stats.sort_values(["e", "first"]).groupby("e", sort=False).head(1)
+    else:  # last, and the single-valued entities of every other rule
+        pick = stats.sort_values(["e", "last"]).groupby("e", sort=False).tail(1)
+    return pd.Series(pick["v"].to_numpy(), index=pick["e"].to_numpy()), stats[n_real > 1]
+
+
+def _check_clean_args(events, entity: str, attributes, placeholders, conflict: str) -> tuple:
+    """clean_attributes' arguments checked: (the events frame, the attributes as a list, the placeholders
+    as lists by attribute)."""
+    if conflict not in CONFLICT_RULES:
+        raise ValueError(f"conflict must be one of {CONFLICT_RULES}, got {conflict!r}")
+    events = check_frame(events, "events")
+    attributes = [attributes] if isinstance(attributes, str) else list(attributes)
+    require_columns(events, [entity, *attributes], "events")
+    placeholders = {k: list(v) if not isinstance(v, str) else [v] for k, v in (placeholders or {}).items()}
+    unknown = [k for k in placeholders if k not in attributes]
+    if unknown:
+        raise ValueError(f"placeholders name column(s) {unknown} that are not in attributes {attributes}")
+    if events[entity].isna().any():
+        row = int(np.flatnonzero(events[entity].isna().to_numpy())[0])
+        raise ValueError(f"events: column {entity!r} (the entity) is missing in row {row}")
+    return events, attributes, placeholders
+
+
 def clean_attributes(events: pd.DataFrame, entity: str, attributes: Sequence[str],
                      placeholders: Mapping[str, Sequence] | None = None, conflict: str = "mode"
                      ) -> tuple[pd.DataFrame, CleaningReport]:
@@ -72,18 +106,7 @@ def clean_attributes(events: pd.DataFrame, entity: str, attributes: Sequence[str
 
     Missing values (NaN) count as placeholders. Returns (cleaned copy of ``events``, CleaningReport).
     """
-    if conflict not in CONFLICT_RULES:
-        raise ValueError(f"conflict must be one of {CONFLICT_RULES}, got {conflict!r}")
-    events = check_frame(events, "events")
-    attributes = [attributes] if isinstance(attributes, str) else list(attributes)
-    require_columns(events, [entity, *attributes], "events")
-    placeholders = {k: list(v) if not isinstance(v, str) else [v] for k, v in (placeholders or {}).items()}
-    unknown = [k for k in placeholders if k not in attributes]
-    if unknown:
-        raise ValueError(f"placeholders name column(s) {unknown} that are not in attributes {attributes}")
-    if events[entity].isna().any():
-        row = int(np.flatnonzero(events[entity].isna().to_numpy())[0])
-        raise ValueError(f"events: column {entity!r} (the entity) is missing in row {row}")
+    events, attributes, placeholders = _check_clean_args(events, entity, attributes, placeholders, conflict)
     out = events.copy()
     rows, conflict_rows = [], []
     ent = events[entity].to_numpy()
@@ -94,18 +117,7 @@ def clean_attributes(events: pd.DataFrame, entity: str, attributes: Sequence[str
         is_ph = col.isna().to_numpy() | col.isin(ph).to_numpy()
         n_entities = int(pd.Series(ent).nunique())
         varying = int((events.groupby(entity, sort=False)[attr].nunique(dropna=False) > 1).sum())
-        real = pd.DataFrame({"e": ent[~is_ph], "v": col.to_numpy()[~is_ph], "pos": order[~is_ph]})
-        stats = real.groupby(["e", "v"], sort=False).agg(n=("pos", "size"), last=("pos", "max"), first=("pos", "min"))
-        stats = stats.reset_index()
-        n_real = stats.groupby("e", sort=False)["v"].transform("size")
-        many = stats[n_real > 1]
-        if conflict == "mode":
-            pick = stats.sort_values(["e", "n", "last"]).groupby("e", sort=False).tail(1)
-        elif conflict == "first":
-            pick = stats.sort_values(["e", "first"]).groupby("e", sort=False).head(1)
-        else:  # last, and the single-valued entities of every other rule
-            pick = stats.sort_values(["e", "last"]).groupby("e", sort=False).tail(1)
-        value = pd.Series(pick["v"].to_numpy(), index=pick["e"].to_numpy())
+        value, many = _pick_real_values(ent, col.to_numpy(), is_ph, order, conflict)
         conflicted = pd.Index(many["e"].unique())
         if len(conflicted):
             chosen = value.reindex(conflicted)

@@ -96,31 +96,13 @@ class Recommender(BaseModel):
         user_ids = id_list(users)
         if not user_ids:
             raise ValueError("no users given")
-        fold = self._fold_in_users(user_items) if user_items is not None else None
-        rows = self.users_.rows(user_ids)
-        fold_pos = np.full(len(user_ids), -1, dtype=np.int64)
-        if fold is not None:
-            fold_pos = fold["index"].get_indexer(pd.Index(user_ids))
-        bad = [u for u, r, f in zip(user_ids, rows, fold_pos) if r == 0 and f < 0]
-        if bad:
-            hint = " or pass their interactions as user_items" if type(self)._fold_in_users is not Recommender._fold_in_users else ""
-            raise ValueError(f"unknown users {bad[:5]}: not seen in training (recommend needs known users{hint})")
+        rows, fold, fold_pos = self._recommend_users(user_ids, user_items)
         irows = (np.arange(1, len(items_t)) if items is None
                  else pd.unique(self._lookup(items_t, items, "items")))  # a repeated candidate counts once
         col_of = np.full(len(items_t), -1, dtype=np.int64)
         col_of[irows] = np.arange(len(irows))
         iv, ib = self._encode_all(items_t, self.net_.items, torch.as_tensor(irows, device=dev))
-        exclude = None
-        if filter_seen:
-            ptr, idx = (np.asarray(t) for t in self.seen_)
-            e_ptr, e_idx = _take_csr(ptr, idx, np.where(fold_pos >= 0, 0, rows))
-            if fold is not None and (fold_pos >= 0).any():
-                f_ptr, f_idx = _take_csr(*fold["seen"], np.maximum(fold_pos, 0))
-                lens = np.where(fold_pos >= 0, np.diff(f_ptr), np.diff(e_ptr))
-                e_ptr, e_idx = _merge_csr(e_ptr, e_idx, f_ptr, f_idx, fold_pos >= 0, lens)
-            e_idx = col_of[e_idx]
-            e_ptr, e_idx = _drop_negative(e_ptr, e_idx)
-            exclude = (e_ptr, e_idx)
+        exclude = self._seen_columns(rows, fold, fold_pos, col_of) if filter_seen else None
 
         def score_fn(pos: np.ndarray) -> np.ndarray:
             r = torch.as_tensor(rows[pos], device=dev)
@@ -148,6 +130,30 @@ class Recommender(BaseModel):
         out[self.user_col] = _restore_dtype(out[self.user_col], user_ids)
         out[self.item_col] = _restore_dtype(out[self.item_col], items_t.vocab.values)
         return out
+
+    def _recommend_users(self, user_ids: list, user_items) -> tuple:
+        """The users' rows, the folded-in users (``user_items``) and each user's position among them (-1:
+        a known user); unknown users that are not folded in raise."""
+        fold = self._fold_in_users(user_items) if user_items is not None else None
+        rows = self.users_.rows(user_ids)
+        fold_pos = np.full(len(user_ids), -1, dtype=np.int64)
+        if fold is not None:
+            fold_pos = fold["index"].get_indexer(pd.Index(user_ids))
+        bad = [u for u, r, f in zip(user_ids, rows, fold_pos) if r == 0 and f < 0]
+        if bad:
+            hint = " or pass their interactions as user_items" if type(self)._fold_in_users is not Recommender._fold_in_users else ""
+            raise ValueError(f"unknown users {bad[:5]}: not seen in training (recommend needs known users{hint})")
+        return rows, fold, fold_pos
+
+    def _seen_columns(self, rows, fold, fold_pos, col_of) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's seen items (training, or the folded-in interactions) as candidate columns, CSR."""
+        ptr, idx = (np.asarray(t) for t in self.seen_)
+        e_ptr, e_idx = _take_csr(ptr, idx, np.where(fold_pos >= 0, 0, rows))
+        if fold is not None and (fold_pos >= 0).any():
+            f_ptr, f_idx = _take_csr(*fold["seen"], np.maximum(fold_pos, 0))
+            lens = np.where(fold_pos >= 0, np.diff(f_ptr), np.diff(e_ptr))
+            e_ptr, e_idx = _merge_csr(e_ptr, e_idx, f_ptr, f_idx, fold_pos >= 0, lens)
+        return _drop_negative(e_ptr, col_of[e_idx])
 
     def similar_items(self, ids, k: int = 10) -> pd.DataFrame:
         """Most similar items by cosine of their full item vectors: columns item, similar_item, score, rank."""
