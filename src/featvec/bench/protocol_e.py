@@ -205,17 +205,7 @@ def run_protocol_e(data_dir=None, datasets: Iterable[str] = DATASETS, seeds: Ite
                     baselines[name] = base["peak_rss_mb"]
             for system, factory in chosen.items():
                 log(f"E {name} seed {seed}: {system}")
-                try:
-                    spec = factory(name, data)
-                    model = {"seed": seed, **spec.get("model", {})}
-                    fit_kwargs = dict(spec.get("fit", {}))
-                    cls = spec.get("cls", system.split(".", 1)[-1])
-                except Exception as exc:  # a broken configuration is reported like a failing system
-                    record(make_row(name, seed, system, {"error": f"{type(exc).__name__}: {exc}"}))
-                    continue
-                params = {**model, **({"fit": sorted(fit_kwargs)} if fit_kwargs else {})}
-                result = run_job(FeatvecJob(cls, model, fit_kwargs, train, test, scale), isolate, timeout)
-                record(make_row(name, seed, system, result, params))
+                record(_run_featvec(system, factory, name, data, seed, (train, test, scale), isolate, timeout))
             for peer in peer_names:
                 log(f"E {name} seed {seed}: {peer}")
                 result = run_job(PeerJob(peer, seed, train, test, scale), isolate, timeout)
@@ -223,14 +213,34 @@ def run_protocol_e(data_dir=None, datasets: Iterable[str] = DATASETS, seeds: Ite
     if out_dir is not None:
         from .report import write_report
 
-        notes = []
-        if isolate:
-            notes.append("peak RSS: VmHWM of a fresh Python process per (system, seed) -- interpreter, "
-                         "imports (featvec/torch for every job), the split, fit and predict; baseline of such a "
-                         "process doing nothing: " + ", ".join(f"{k} {v:.0f} MB" for k, v in baselines.items()))
-        else:
-            notes.append("peak RSS: process-wide peak so far (monotonic over the run; not isolated)")
-        notes.append("fit s: perf_counter around fit only (includes the library's own data preparation); "
-                     "RMSE on test, predictions clipped to the rating scale; std over seeds with ddof=1")
-        write_report(rows, out_dir, "E", notes=notes)
+        write_report(rows, out_dir, "E", notes=_notes(isolate, baselines))
     return rows
+
+
+def _run_featvec(system: str, factory, name: str, data, seed: int, split_data: tuple, isolate: bool,
+                 timeout) -> dict:
+    """One featvec system on one split: its result row (a broken configuration is reported like a failing
+    system)."""
+    train, test, scale = split_data
+    try:
+        spec = factory(name, data)
+        model = {"seed": seed, **spec.get("model", {})}
+        fit_kwargs = dict(spec.get("fit", {}))
+        cls = spec.get("cls", system.split(".", 1)[-1])
+    except Exception as exc:
+        return make_row(name, seed, system, {"error": f"{type(exc).__name__}: {exc}"})
+    params = {**model, **({"fit": sorted(fit_kwargs)} if fit_kwargs else {})}
+    result = run_job(FeatvecJob(cls, model, fit_kwargs, train, test, scale), isolate, timeout)
+    return make_row(name, seed, system, result, params)
+
+
+def _notes(isolate: bool, baselines: dict) -> list[str]:
+    """The report's notes on peak RSS and timing."""
+    if isolate:
+        rss = ("peak RSS: VmHWM of a fresh Python process per (system, seed) -- interpreter, "
+               "imports (featvec/torch for every job), the split, fit and predict; baseline of such a "
+               "process doing nothing: " + ", ".join(f"{k} {v:.0f} MB" for k, v in baselines.items()))
+    else:
+        rss = "peak RSS: process-wide peak so far (monotonic over the run; not isolated)"
+    return [rss, "fit s: perf_counter around fit only (includes the library's own data preparation); "
+                 "RMSE on test, predictions clipped to the rating scale; std over seeds with ddof=1"]
