@@ -220,16 +220,8 @@ class Trainer:
                 batch = (ordered.rows(start, start + rows.numel()) if ordered is not None
                          else train.batch(rows))
                 lr = opt.lr = lr_at(self.schedule, self.lr, step, total)
-                opt.zero_grad()
-                with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
-                    loss, n = module.loss(batch)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"training loss became {float(loss)} at epoch {epoch + 1}, batch {b + 1}; "
-                        "lower lr or check the inputs")
-                loss.backward()
-                opt.step()
-                run_loss += float(loss.detach()) * n
+                loss, n = _step(module, opt, batch, device, amp, f"epoch {epoch + 1}, batch {b + 1}")
+                run_loss += loss * n
                 run_n += n
                 step += 1
                 if bar is not None:
@@ -256,3 +248,16 @@ class Trainer:
             cb.on_train_end(self)
         module.eval()
         return self.history
+
+
+def _step(module, opt, batch, device: torch.device, amp, where: str) -> tuple[float, int]:
+    """One optimiser step on ``batch``: (its mean loss, its number of examples); a loss that is not finite
+    raises, naming ``where``."""
+    opt.zero_grad()
+    with torch.autocast(device.type, dtype=amp or torch.bfloat16, enabled=amp is not None):
+        loss, n = module.loss(batch)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"training loss became {float(loss)} at {where}; lower lr or check the inputs")
+    loss.backward()
+    opt.step()
+    return float(loss.detach()), n

@@ -113,6 +113,26 @@ class BlockTrainer:
     def _seed(self, *keys: int) -> np.uint64:
         return np.random.SeedSequence([self.seed, *keys]).generate_state(1, np.uint64)[0]
 
+    def _epoch(self, sched: BlockSchedule, ident: np.ndarray, epoch: int, hyper, bar) -> float:
+        """The rounds of one epoch, each round's blocks on the threads; returns the summed training loss."""
+        total = 0.0
+        for r, blocks in enumerate(sched.epoch()):
+            cu, ci = self.users.copies(len(blocks)), self.items.copies(len(blocks))
+            tasks = []
+            for t, (ug, ig) in enumerate(blocks):
+                start, end = sched.block(ug, ig)
+                task = {"user_group": ug, "item_group": ig, "epoch": epoch, "round": r, "block": t,
+                        "seed": self._seed(epoch, r, t)}
+                tasks.append((ident, start, end, sched.su, sched.si, sched.sy,
+                              self.users.args(cu[t]), self.items.args(ci[t]),
+                              *(self.extra(task, sched) if self.extra else ()), hyper))
+            total += sum(run_parallel(self.kernel, tasks))
+            self.users.merge(cu)
+            self.items.merge(ci)
+            if bar is not None:
+                bar.update(int(sum(t[2] - t[1] for t in tasks)))
+        return total
+
     def fit(self) -> list[dict]:
         sched = BlockSchedule(self.su, self.si, self.sy, self.users.side.n_entities, self.items.side.n_entities,
                               self.p, self.seed)
@@ -128,22 +148,7 @@ class BlockTrainer:
             t0 = time.perf_counter()
             lr = self.lr * lr_factor(self.schedule, epoch, self.epochs)
             hyper = self.hyper(epoch, lr)
-            total = 0.0
-            for r, blocks in enumerate(sched.epoch()):
-                cu, ci = self.users.copies(len(blocks)), self.items.copies(len(blocks))
-                tasks = []
-                for t, (ug, ig) in enumerate(blocks):
-                    start, end = sched.block(ug, ig)
-                    task = {"user_group": ug, "item_group": ig, "epoch": epoch, "round": r, "block": t,
-                            "seed": self._seed(epoch, r, t)}
-                    tasks.append((ident, start, end, sched.su, sched.si, sched.sy,
-                                  self.users.args(cu[t]), self.items.args(ci[t]),
-                                  *(self.extra(task, sched) if self.extra else ()), hyper))
-                total += sum(run_parallel(self.kernel, tasks))
-                self.users.merge(cu)
-                self.items.merge(ci)
-                if bar is not None:
-                    bar.update(int(sum(t[2] - t[1] for t in tasks)))
+            total = self._epoch(sched, ident, epoch, hyper, bar)
             logs = {"epoch": epoch + 1, "train_loss": total / max(n, 1), "lr": lr}
             if not math.isfinite(logs["train_loss"]):
                 raise FloatingPointError(f"training loss became {logs['train_loss']} at epoch {epoch + 1}; "
