@@ -552,16 +552,20 @@ class UserModel(BaseModel):
                           precision=self.precision)
         self.history_ = trainer.fit(net, train_rows, device, valid_rows)
         self.net_ = net.eval()
-        self.temperatures_ = {t: 1.0 for t in targets}
-        if self.calibrate and valid_rows is not None:
-            logits = self._logits(valid_inputs, len(valid_y))
-            for j, t in enumerate(targets):
-                present = valid_y[:, j] >= 0
-                if present.any():
-                    self.temperatures_[t] = fit_temperature(logits[t][present], valid_y[present, j],
-                                                            self.baselines_[t])
+        self.temperatures_ = self._temperatures(valid_inputs, valid_y)
         self._vectors = None
         return self
+
+    def _temperatures(self, valid_inputs, valid_y) -> dict[str, float]:
+        """Each target's softmax temperature, fitted on the validation users when ``calibrate`` (else 1)."""
+        temperatures = {t: 1.0 for t in self.targets_}
+        if self.calibrate and valid_inputs is not None:
+            logits = self._logits(valid_inputs, len(valid_y))
+            for j, t in enumerate(self.targets_):
+                present = valid_y[:, j] >= 0
+                if present.any():
+                    temperatures[t] = fit_temperature(logits[t][present], valid_y[present, j], self.baselines_[t])
+        return temperatures
 
     def _for_training(self, net: UserNet, train_inputs: dict, rows: list[LabelledRows]) -> None:
         """Sparse gradients for the tables a batch uses little of; each row set's small bags as dense
