@@ -45,14 +45,8 @@ class SyntheticRatings:
                       self.rating_range, self.discrete)
 
 
-def synthetic_ratings(n_users: int = 1000, n_items: int = 500, n_ratings: int = 50_000, rank: int = 8,
-                      seed: int = 0, noise: float = 0.5, zipf: float = 1.0,
-                      rating_range: tuple[float, float] = (1.0, 5.0), discrete: bool = False) -> SyntheticRatings:
-    """Sample n_ratings unique (user, item) ratings; item popularity ~ 1/rank**zipf; every user rates >= 1 item.
-
-    ids start at 1. Factors have std chosen so <u, v> has std ~0.6 and biases ~0.3 (for a 1-5 range;
-    both scale with the range width). Vectorised and chunked, so 20M ratings are fine.
-    """
+def _check_synthetic_args(n_users, n_items, n_ratings, rank, noise, zipf, rating_range) -> tuple[float, float]:
+    """synthetic_ratings' arguments checked; the rating range as floats."""
     lo, hi = map(float, rating_range)
     if not hi > lo:
         raise ValueError(f"rating_range must be (low, high) with low < high, got {rating_range}")
@@ -63,6 +57,18 @@ def synthetic_ratings(n_users: int = 1000, n_items: int = 500, n_ratings: int = 
                          f"({n_users * n_items}), got {n_ratings}")
     if noise < 0 or zipf < 0:
         raise ValueError("noise and zipf must be >= 0")
+    return lo, hi
+
+
+def synthetic_ratings(n_users: int = 1000, n_items: int = 500, n_ratings: int = 50_000, rank: int = 8,
+                      seed: int = 0, noise: float = 0.5, zipf: float = 1.0,
+                      rating_range: tuple[float, float] = (1.0, 5.0), discrete: bool = False) -> SyntheticRatings:
+    """Sample n_ratings unique (user, item) ratings; item popularity ~ 1/rank**zipf; every user rates >= 1 item.
+
+    ids start at 1. Factors have std chosen so <u, v> has std ~0.6 and biases ~0.3 (for a 1-5 range;
+    both scale with the range width). Vectorised and chunked, so 20M ratings are fine.
+    """
+    lo, hi = _check_synthetic_args(n_users, n_items, n_ratings, rank, noise, zipf, rating_range)
 
     rng = np.random.default_rng(seed)
     scale = (hi - lo) / 4.0

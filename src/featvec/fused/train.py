@@ -179,6 +179,16 @@ def _fm_epoch(order, state, offset, arrays, p: int, part: int, seed_epoch: tuple
     return total
 
 
+def _fm_valid_loss(vside, unit_arrays, offset, hyper, seed: int) -> float:
+    """The validation records' mean loss: no step (rates 0), the same negatives every epoch."""
+    from .fm import fm_block
+
+    v_order, v_slots, v_arrays = vside
+    no_step = np.array([0.0, 0.0, hyper[2], hyper[3], hyper[4], 0.0])
+    return fm_block(v_order, 0, len(v_order), v_slots, unit_arrays, v_arrays, np.uint64(seed + 1), offset.copy(),
+                    no_step) / max(len(v_order), 1)
+
+
 def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str, negatives: int, epochs: int,
            lr: float, schedule: str, reg: float, seed: int = 0, max_tries: int = 10, valid=None, patience=None,
            show_progress=False) -> list[dict]:
@@ -195,7 +205,6 @@ def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str
     from ..stopping import EarlyStopping
     from ..threads import get_num_threads
     from .engine import SideState, lr_factor, warn_if_diverged
-    from .fm import fm_block
 
     emb = net.embedding
     side = build_side(emb, inputs, per_group=True)
@@ -220,11 +229,8 @@ def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str
         if not math.isfinite(logs["train_loss"]):
             raise FloatingPointError(f"training loss became {logs['train_loss']} at epoch {epoch + 1}; "
                                      "lower lr or check the inputs")
-        if vside is not None:  # the loss alone (no step: rates 0), the same negatives every epoch
-            v_order, v_slots, v_arrays = vside
-            no_step = np.array([0.0, 0.0, negatives, hyper[3], max_tries, 0.0])
-            logs["valid_loss"] = fm_block(v_order, 0, len(v_order), v_slots, unit_arrays, v_arrays,
-                                          np.uint64(seed + 1), offset.copy(), no_step) / max(len(v_order), 1)
+        if vside is not None:
+            logs["valid_loss"] = _fm_valid_loss(vside, unit_arrays, offset, hyper, seed)
         logs["seconds"] = time.perf_counter() - t0
         history.append(logs)
         if vside is not None and stopper.update(logs["valid_loss"], lambda: (state.snapshot(), offset.copy())):
