@@ -98,6 +98,8 @@ def test_models_saved_before_the_codec_still_load(tmp_path):
         meta = json.loads((path / "featvec.json").read_text(encoding="utf-8"))
         old = persistence_old(model.get_params(), feature_to_dict)
         meta["config"]["params"] = old
+        if isinstance(model, Feat2Vec):  # its features were stored in the parameters then
+            del meta["config"]["features"]
         (path / "featvec.json").write_text(json.dumps(meta), encoding="utf-8")
         np.testing.assert_array_equal(out(featvec.load(path)), out(model))
 

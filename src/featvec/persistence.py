@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -19,41 +20,43 @@ _REGISTRY: dict[str, type] = {}
 
 
 def params_to_json(params: dict) -> dict:
-    """A model's parameters as JSON that ``params_from_json`` turns back into equal values: features
-    (``Categorical`` / ``Numeric`` / ``Bag``), tuples and numpy scalars kept as what they were."""
-    return {"codec": 1, "values": {k: _encode(v) for k, v in params.items()}}
+    """A model's parameters as JSON that ``params_from_json`` turns back into equal values."""
+    return {k: to_json(v) for k, v in params.items()}
 
 
 def params_from_json(data: dict) -> dict:
-    return {k: _decode(v) for k, v in data["values"].items()}
+    """The parameters ``params_to_json`` wrote; plain JSON (files from before it) comes back as it is."""
+    return {k: from_json(v) for k, v in data.items()}
 
 
-def _encode(v):
+def to_json(v):
+    """A value as JSON that comes back with the same types: feature objects, tuples and dicts (whose keys
+    may be class labels of any type) are tagged."""
     from .schema import KINDS, feature_to_dict
 
     if isinstance(v, tuple(KINDS.values())):
-        return {"feature": feature_to_dict(v)}
+        return {"__feature__": feature_to_dict(v)}
     if isinstance(v, tuple):
-        return {"tuple": [_encode(x) for x in v]}
+        return {"__tuple__": [to_json(x) for x in v]}
     if isinstance(v, list):
-        return [_encode(x) for x in v]
-    if isinstance(v, dict):
-        return {"dict": [[_encode(k), _encode(x)] for k, x in v.items()]}
+        return [to_json(x) for x in v]
+    if isinstance(v, Mapping):
+        return {"__dict__": [[to_json(k), to_json(x)] for k, x in v.items()]}
     return v.item() if hasattr(v, "item") else v
 
 
-def _decode(v):
+def from_json(v):
     from .schema import feature_from_dict
 
     if isinstance(v, list):
-        return [_decode(x) for x in v]
+        return [from_json(x) for x in v]
     if isinstance(v, dict):
-        (kind, body), = v.items()
-        if kind == "feature":
-            return feature_from_dict(body)
-        if kind == "tuple":
-            return tuple(_decode(x) for x in body)
-        return {_decode(k): _decode(x) for k, x in body}
+        if "__feature__" in v:
+            return feature_from_dict(v["__feature__"])
+        if "__tuple__" in v:
+            return tuple(from_json(x) for x in v["__tuple__"])
+        if "__dict__" in v:
+            return {from_json(k): from_json(x) for k, x in v["__dict__"]}
     return v
 
 

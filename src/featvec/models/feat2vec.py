@@ -348,7 +348,7 @@ class Feat2Vec(BaseModel):
 
     @classmethod
     def _from_state(cls, config: dict, tensors: dict) -> "Feat2Vec":
-        if "codec" in config["params"]:
+        if "features" in config:
             params = persistence.params_from_json(config["params"])
             features = [feature_from_dict(g) for g in config["features"]]
         else:  # saved before the parameter codec: the groups as features, sequences as lists

@@ -229,8 +229,7 @@ class Recommender(BaseModel):
 
     @classmethod
     def _from_state(cls, config: dict, tensors: dict):
-        saved = config["params"]  # before the parameter codec: plain JSON, features as dicts
-        model = cls(**(persistence.params_from_json(saved) if "codec" in saved else saved))
+        model = cls(**persistence.params_from_json(config["params"]))
         model.users_ = EntityTable.from_state(config["users"], tensors, "users")
         model.items_ = EntityTable.from_state(config["items"], tensors, "items")
         model.seen_ = (tensors["seen.indptr"], tensors["seen.indices"])

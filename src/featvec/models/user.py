@@ -18,6 +18,7 @@ from ..encoding import FeatureEncoder, bag_lists, check_weights, sorted_values, 
 from ..nn.embedding import FeatureEmbedding, GroupSpec
 from ..nn.interactions import MLP
 from ..nn.svd import svd_table
+from .. import persistence
 from ..persistence import register
 from ..schema import Bag, Categorical, Numeric, emb_size_rule, feature_from_dict, feature_name, feature_to_dict
 from ..training import LabelledRows, Trainer, resolve_device, twice_if_single
@@ -35,33 +36,6 @@ def _features_list(x) -> list:
     if x is None:
         return []
     return [x] if isinstance(x, (str, Bag, Categorical, Numeric)) else list(x)
-
-
-def _to_json(v):
-    """Parameters as JSON that comes back with the same types: feature objects, tuples and dicts (whose
-    keys may be class labels of any type) are tagged."""
-    if isinstance(v, (Bag, Categorical, Numeric)):
-        return {"__feature__": feature_to_dict(v)}
-    if isinstance(v, tuple):
-        return {"__tuple__": [_to_json(x) for x in v]}
-    if isinstance(v, list):
-        return [_to_json(x) for x in v]
-    if isinstance(v, Mapping):
-        return {"__dict__": [[_to_json(k), _to_json(x)] for k, x in v.items()]}
-    return v.item() if hasattr(v, "item") else v
-
-
-def _from_json(v):
-    if isinstance(v, list):
-        return [_from_json(x) for x in v]
-    if isinstance(v, dict):
-        if "__feature__" in v:
-            return feature_from_dict(v["__feature__"])
-        if "__tuple__" in v:
-            return tuple(_from_json(x) for x in v["__tuple__"])
-        if "__dict__" in v:
-            return {_from_json(k): _from_json(x) for k, x in v["__dict__"]}
-    return v
 
 
 def _labels(df: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
@@ -715,7 +689,7 @@ class UserModel(BaseModel):
     # ------------------------------------------------------------------ persistence
 
     def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        config = {"params": {k: _to_json(v) for k, v in self.get_params().items()},
+        config = {"params": persistence.params_to_json(self.get_params()),
                   "features": [feature_to_dict(f) for f in self.features_], "targets": self.targets_,
                   "bag_names": self.bag_names_, "attribute_names": self.attribute_names_,
                   "classes": [[t, self.classes_[t]] for t in self.targets_],
@@ -728,7 +702,7 @@ class UserModel(BaseModel):
 
     @classmethod
     def _from_state(cls, config: dict, tensors: dict) -> "UserModel":
-        model = cls(**{k: _from_json(v) for k, v in config["params"].items()})
+        model = cls(**persistence.params_from_json(config["params"]))
         model.features_ = [feature_from_dict(d) for d in config["features"]]
         model.targets_ = list(config["targets"])
         model.bag_names_, model.attribute_names_ = config["bag_names"], config["attribute_names"]
