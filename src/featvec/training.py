@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import math
 import random
-import time
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -13,8 +12,7 @@ from torch import nn
 
 from .encoding import EncodedBag, take
 from .optim import make_optimizer
-from .progress import progress_bar
-from .stopping import EarlyStopping
+from .epochs import run_epochs
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -203,49 +201,31 @@ class Trainer:
         amp = autocast_dtype(self.precision, device, self.batch_size * widest)
         steps_per_epoch = math.ceil(n_train / self.batch_size)
         total = steps_per_epoch * self.epochs
-        stopper, step = EarlyStopping(self.patience), 0
-        self.history, self.stop = [], False
-        for cb in self.callbacks:
-            cb.on_train_begin(self)
-        bar = progress_bar(self.show_progress, total=n_train * self.epochs, unit="rows")
-        for epoch in range(self.epochs):
-            t0 = time.perf_counter()
+
+        def run_epoch(epoch: int, bar) -> dict:
             module.train()
             perm = torch.randperm(n_train, generator=gen).to(device)
             ordered = train.reorder(perm) if hasattr(train, "reorder") else None  # batches become slices
-            run_loss, run_n = 0.0, 0
+            run_loss, run_n, lr = 0.0, 0, self.lr
             for b in range(steps_per_epoch):
                 rows = perm[b * self.batch_size:(b + 1) * self.batch_size]
                 start = b * self.batch_size
                 batch = (ordered.rows(start, start + rows.numel()) if ordered is not None
                          else train.batch(rows))
-                lr = opt.lr = lr_at(self.schedule, self.lr, step, total)
+                lr = opt.lr = lr_at(self.schedule, self.lr, epoch * steps_per_epoch + b, total)
                 loss, n = _step(module, opt, batch, device, amp, f"epoch {epoch + 1}, batch {b + 1}")
                 run_loss += loss * n
                 run_n += n
-                step += 1
                 if bar is not None:
                     bar.update(rows.numel())
                     if b % 20 == 0:
                         bar.set_postfix(epoch=epoch + 1, loss=f"{run_loss / run_n:.4f}")
-            logs = {"epoch": epoch + 1, "train_loss": run_loss / max(run_n, 1), "lr": lr}
-            if valid is not None:
-                logs["valid_loss"] = self.evaluate(module, valid, device)
-            logs["seconds"] = time.perf_counter() - t0
-            self.history.append(logs)
-            for cb in self.callbacks:
-                if cb.on_epoch_end(self, epoch + 1, logs):
-                    self.stop = True
-            if valid is not None and stopper.update(logs["valid_loss"], lambda: copy.deepcopy(module.state_dict())):
-                self.stop = True
-            if self.stop:
-                break
-        if bar is not None:
-            bar.close()
-        if stopper.best_state is not None:
-            module.load_state_dict(stopper.best_state)
-        for cb in self.callbacks:
-            cb.on_train_end(self)
+            return {"train_loss": run_loss / max(run_n, 1), "lr": lr}
+
+        score = None if valid is None else (lambda: self.evaluate(module, valid, device))
+        run_epochs(self, self.epochs, run_epoch, valid=score, patience=self.patience,
+                   snapshot=lambda: copy.deepcopy(module.state_dict()), restore=module.load_state_dict, callbacks=self.callbacks, show_progress=self.show_progress,
+                   total=n_train * self.epochs, unit="rows")
         module.eval()
         return self.history
 

@@ -4,14 +4,12 @@ progress. The model's tables live in two ``Side``s while training and go back to
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from typing import Callable, Sequence
 
 import numpy as np
 
-from ..progress import progress_bar
-from ..stopping import EarlyStopping
+from ..epochs import run_epochs
 from ..threads import get_num_threads, run_parallel
 from .schedule import BlockSchedule, grid_size
 from .slots import Side
@@ -140,42 +138,21 @@ class BlockTrainer:
         ident = np.arange(len(self.su), dtype=np.int32)
         self.schedule_ = sched
         n = len(self.su)
-        stopper = EarlyStopping(self.patience)
-        for cb in self.callbacks:
-            cb.on_train_begin(self)
-        bar = progress_bar(self.show_progress, total=n * self.epochs, unit=self.what)
-        for epoch in range(self.epochs):
-            t0 = time.perf_counter()
+
+        def run_epoch(epoch: int, bar) -> dict:
             lr = self.lr * lr_factor(self.schedule, epoch, self.epochs)
-            hyper = self.hyper(epoch, lr)
-            total = self._epoch(sched, ident, epoch, hyper, bar)
-            logs = {"epoch": epoch + 1, "train_loss": total / max(n, 1), "lr": lr}
-            if not math.isfinite(logs["train_loss"]):
-                raise FloatingPointError(f"training loss became {logs['train_loss']} at epoch {epoch + 1}; "
-                                         "lower lr or check the inputs")
+            total = self._epoch(sched, ident, epoch, self.hyper(epoch, lr), bar)
             if self.valid is not None or self.callbacks:
                 self.sync()
-            if self.valid is not None:
-                logs["valid_loss"] = float(self.valid())
-            logs["seconds"] = time.perf_counter() - t0
-            self.history.append(logs)
-            if bar is not None:
-                bar.set_postfix(epoch=epoch + 1, loss=f"{logs['train_loss']:.4f}")
-            for cb in self.callbacks:
-                if cb.on_epoch_end(self, epoch + 1, logs):
-                    self.stop = True
-            if self.valid is not None and stopper.update(
-                    logs["valid_loss"], lambda: (self.users.snapshot(), self.items.snapshot())):
-                self.stop = True
-            if self.stop:
-                break
-        if bar is not None:
-            bar.close()
-        if stopper.best_state is not None:
-            self.users.restore(stopper.best_state[0])
-            self.items.restore(stopper.best_state[1])
-        self.sync()
+            return {"train_loss": total / max(n, 1), "lr": lr}
+
+        def restore(best) -> None:
+            self.users.restore(best[0])
+            self.items.restore(best[1])
+
+        run_epochs(self, self.epochs, run_epoch, valid=self.valid, patience=self.patience,
+                   snapshot=lambda: (self.users.snapshot(), self.items.snapshot()), restore=restore,
+                   finish=self.sync, callbacks=self.callbacks, show_progress=self.show_progress,
+                   total=n * self.epochs, unit=self.what)
         warn_if_diverged(self.history)
-        for cb in self.callbacks:
-            cb.on_train_end(self)
         return self.history

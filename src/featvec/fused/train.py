@@ -198,11 +198,9 @@ def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str
     the next records; the copies are averaged row by row, weighted by the steps each took (deterministic
     for a seed and thread count). ``valid``: (records, their sampler) whose loss, with the same negatives
     every epoch, is logged and drives early stopping (``patience``). Returns the history."""
-    import math
-    import time
+    from types import SimpleNamespace
 
-    from ..progress import progress_bar
-    from ..stopping import EarlyStopping
+    from ..epochs import run_epochs
     from ..threads import get_num_threads
     from .engine import SideState, lr_factor, warn_if_diverged
 
@@ -216,30 +214,25 @@ def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str
     part = max(20_000, 2 * len(side.B))  # records per thread per round: the copies cost at most a row each
     learn_offset = net.offset is not None
     offset = np.array([float(net.offset.detach()) if learn_offset else 0.0], dtype=np.float32)
-    rng, history, stopper = np.random.default_rng(seed), [], EarlyStopping(patience)
-    bar = progress_bar(show_progress, total=n * epochs, unit="records")
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
+    rng, hyper = np.random.default_rng(seed), None
+
+    def run_epoch(epoch: int, bar) -> dict:
+        nonlocal hyper
         lr_now = lr * lr_factor(schedule, epoch, epochs)
         hyper = np.array([lr_now, reg, negatives, 1.0 if objective == "nce" else 0.0, max_tries,
                           lr_now if learn_offset else 0.0])
         order = rng.permutation(n).astype(np.int32)
         total = _fm_epoch(order, state, offset, (unit_arrays, sampler_arrays, hyper), p, part, (seed, epoch), bar)
-        logs = {"epoch": epoch + 1, "train_loss": total / max(n, 1), "lr": lr_now}
-        if not math.isfinite(logs["train_loss"]):
-            raise FloatingPointError(f"training loss became {logs['train_loss']} at epoch {epoch + 1}; "
-                                     "lower lr or check the inputs")
-        if vside is not None:
-            logs["valid_loss"] = _fm_valid_loss(vside, unit_arrays, offset, hyper, seed)
-        logs["seconds"] = time.perf_counter() - t0
-        history.append(logs)
-        if vside is not None and stopper.update(logs["valid_loss"], lambda: (state.snapshot(), offset.copy())):
-            break
-    if bar is not None:
-        bar.close()
-    if stopper.best_state is not None:
-        state.restore(stopper.best_state[0])
-        offset[:] = stopper.best_state[1]
+        return {"train_loss": total / max(n, 1), "lr": lr_now}
+
+    def restore(best) -> None:
+        state.restore(best[0])
+        offset[:] = best[1]
+
+    score = None if vside is None else (lambda: _fm_valid_loss(vside, unit_arrays, offset, hyper, seed))
+    history = run_epochs(SimpleNamespace(), epochs, run_epoch, valid=score, patience=patience,
+                         snapshot=lambda: (state.snapshot(), offset.copy()), restore=restore,
+                         show_progress=show_progress, total=n * epochs, unit="records")
     write_back(side, emb)
     warn_if_diverged(history)
     if learn_offset:
