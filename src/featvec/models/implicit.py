@@ -13,10 +13,10 @@ from ..data.samplers import NegativeSampler
 from ..evaluation import csr_from_pairs
 from ..fused.train import fit_pairs
 from ..nn.als import CSRMatrix, als, fold_in as als_fold_in
-from ..nn import losses
+from ..nn.fold_in import FoldInNet
 from ..nn.losses import LOSSES
 from ..persistence import register
-from ..training import Trainer, resolve_device, seed_everything
+from ..training import LabelledRows, Trainer, resolve_device, seed_everything
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
 from ..vectors import Vectors
 from .implicit_net import ImplicitNet, PairRows
@@ -313,37 +313,22 @@ class ImplicitRecommender(Recommender):
                 "seen": (ptr, idx)}
 
     def _fold_in_sgd(self, iv, ib, u, i, w, n_users) -> torch.Tensor:
+        """The users' vectors by the Trainer: Adam, ``fold_in_steps`` full-batch steps, cosine rate from 0.05."""
         dev = self._dev
-        x = torch.zeros(n_users, iv.shape[1], device=dev, requires_grad=True)
-        opt = torch.optim.Adam([x], lr=0.05)
         u_t, i_t = torch.as_tensor(u, device=dev), torch.as_tensor(i, device=dev)
         w_t = torch.as_tensor(w, dtype=torch.float32, device=dev)
         per_user = torch.zeros(n_users, device=dev).index_add_(0, u_t, w_t).clamp_min(1e-12)
-        scale = w_t / per_user[u_t]  # each user's loss is the weighted mean over its items
         sampler = None
         if self.loss in ("bpr", "bce"):
             ptr, idx = csr_from_pairs(u, i, n_users)
             sampler = NegativeSampler(len(self.items_), self._sampler_name(), counts=self.item_counts_, beta=self.beta,
                                       positives=(ptr, idx), low=1, seed=self.seed, device=dev)
         n_neg = max(int(self._negatives()) if self._negatives() != "all" else 1, 8)
-        reg = self._reg()
-        for step in range(self.fold_in_steps):
-            for g in opt.param_groups:
-                g["lr"] = 0.05 * 0.5 * (1 + np.cos(np.pi * step / self.fold_in_steps))
-            opt.zero_grad()
-            xu = x[u_t]
-            s_pos = (xu * iv[i_t]).sum(1) + ib[i_t]
-            if sampler is not None:
-                neg = sampler.sample(u_t, n_neg)
-                s_neg = torch.einsum("bd,bnd->bn", xu, iv[neg]) + ib[neg]
-                per = losses.bpr(s_pos, s_neg) if self.loss == "bpr" else losses.bce(s_pos, s_neg)
-            else:
-                logits = (xu @ iv[1:].T + ib[1:]) / self.temperature
-                per = torch.nn.functional.cross_entropy(logits, i_t - 1, reduction="none")
-            loss = (per * scale).sum() + reg * (x * x).sum()
-            loss.backward()
-            opt.step()
-        return x.detach()
+        net = FoldInNet(n_users, iv, ib, self.loss, self._reg(), self.temperature, sampler, n_neg)
+        rows = LabelledRows({"user": u_t, "item": i_t}, w_t / per_user[u_t], dev)
+        Trainer(int(self.fold_in_steps), max(len(rows), 1), 0.05, "adam", schedule="cosine",
+                seed=self.seed).fit(net, rows, dev)
+        return net.x.detach()
 
     # ---- persistence hooks (see Recommender._state / _from_state)
     def _extra_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
