@@ -304,7 +304,7 @@ def test_cold_start_item_is_recommended_from_its_features(fitted, data):
     ({"negatives": 2.5}, r"negatives must be a non-negative int or 'all', got 2.5"),
     ({"negatives": "all", "loss": "bpr"}, r"negatives='all' \(full softmax\) needs loss='sampled_softmax'"),
     ({"negatives": 0, "loss": "bce"}, r"loss='bce' needs negatives >= 1"),
-    ({"dim": 0}, r"dim must be a positive int"),
+    ({"dim": 0}, "dim must be an int >= 1"),
     ({"solver": "als", "item_features": [Categorical("genre")]}, r"solver='als' learns id vectors only"),
 ])
 def test_bad_parameters_are_rejected_at_fit(data, params, match):
@@ -440,5 +440,5 @@ def test_valid_frame_is_scored_each_epoch(data):
     unknown = pd.DataFrame({"user_id": UNKNOWN_USERS, "item_id": [101, 102]})
     with pytest.raises(ValueError, match="valid: no row has both a user and an item seen in training"):
         ImplicitRecommender(epochs=1).fit(train, valid=unknown)
-    with pytest.raises(ValueError, match=r"valid_frac must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"valid_frac must be in \[0, 1\)"):
         ImplicitRecommender(epochs=1, valid_frac=1.5).fit(train)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import inspect
 
 from .. import persistence
+from .params import RULES, check, holdout
+
+MIN_HOLDOUT_ROWS = 20  # fewer rows than this: no validation rows are held out
 
 
 class BaseModel:
@@ -13,6 +16,29 @@ class BaseModel:
     def _param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
         return [p for p in sig.parameters if p != "self" and sig.parameters[p].kind != inspect.Parameter.VAR_KEYWORD]
+
+    def _init_params(self, values: dict) -> None:
+        """Store the signature's arguments (``locals()`` of ``__init__``) as they are."""
+        for k in self._param_names():
+            setattr(self, k, values[k])
+
+    def _validate_params(self) -> None:
+        """Each parameter of the signature against its rule: ``models.params.RULES``, declared once for every
+        preset (a preset with rules of its own sets ``_rules``); presets then check what is their own."""
+        rules = getattr(type(self), "_rules", RULES)
+        for k in self._param_names():
+            check(k, getattr(self, k), rules)
+
+    def _uses_valid(self) -> bool:
+        """Whether held-out rows would be used: for early stopping (``patience``) unless a preset says more."""
+        return self.patience is not None
+
+    def _holdout(self, n: int):
+        """(training positions, validation positions) of ``n`` rows, or None: rows are held out when the model
+        uses them, ``valid_frac`` > 0 and there are at least ``MIN_HOLDOUT_ROWS`` rows (one rule, every preset)."""
+        if not self._uses_valid() or not float(self.valid_frac) or n < MIN_HOLDOUT_ROWS:
+            return None
+        return holdout(n, self.valid_frac, self.seed)
 
     def get_params(self, deep: bool = False) -> dict:
         return {k: getattr(self, k) for k in self._param_names()}

@@ -25,11 +25,7 @@ class DeepRecommender(RatingRecommender):
                  weight_decay: float = 0.0, reg: float = 0.05, bias_reg: float = 0.0, init_std: float = 0.01,
                  schedule: str = "onecycle", valid_frac: float = 0.0, patience: int | None = None, seed: int = 0,
                  device: str = "cpu", show_progress="auto", callbacks: Sequence = (), precision: str = "auto"):
-        self.layers, self.dropout, self.use_dot = layers, dropout, use_dot
-        self._common_init(dim, user_features, item_features, implicit, user_col, item_col, rating_col,
-                          min_count, y_range, epochs, batch_size, lr, optimizer, weight_decay, reg, bias_reg,
-                          init_std, schedule, valid_frac, patience, seed, device, show_progress, callbacks)
-        self.precision = precision
+        self._init_params(locals())
 
     def _net_kwargs(self) -> dict:
         return {"layers": tuple(self.layers), "dropout": self.dropout, "use_dot": self.use_dot}

@@ -84,24 +84,16 @@ class Feat2Vec(BaseModel):
                  weight_decay: float = 0.0, schedule: str = "cosine", init_std: float = 0.1, reg: float = 0.001,
                  valid_frac: float = 0.1, patience: int | None = 2, seed: int = 0, device: str = "cpu",
                  show_progress="auto"):
-        self.groups, self.dim, self.objective, self.negatives = groups, dim, objective, negatives
-        self.group_alpha, self.value_alpha, self.value_bias = group_alpha, value_alpha, value_bias
-        self.tie, self.bias_only, self.embeddings_only, self.offset = tie, bias_only, embeddings_only, offset
-        self.reject_observed, self.deep, self.layers, self.dropout = reject_observed, deep, layers, dropout
-        self.epochs, self.batch_size, self.lr, self.optimizer = epochs, batch_size, lr, optimizer
-        self.weight_decay, self.schedule, self.init_std = weight_decay, schedule, init_std
-        self.valid_frac, self.patience, self.seed, self.device = valid_frac, patience, seed, device
-        self.show_progress, self.reg = show_progress, reg
+        self._init_params(locals())
 
     # ------------------------------------------------------------------ set-up
 
     def _check_params(self) -> list[Feature]:
+        self._validate_params()
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if int(self.negatives) < 1:
             raise ValueError(f"negatives must be >= 1, got {self.negatives}")
-        if int(self.dim) < 1:
-            raise ValueError(f"dim must be >= 1, got {self.dim}")
         for name in ("group_alpha", "value_alpha"):
             if not 0 <= float(getattr(self, name)) <= 1:
                 raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
@@ -157,12 +149,11 @@ class Feat2Vec(BaseModel):
         vin = None
         if valid is not None:
             vin = encoder.transform(check_frame(valid, "valid"), "valid")
-        elif self.patience is not None and self.valid_frac and len(data) >= 20:
-            # hold out records for early stopping; the vocabularies (and ranking candidates) keep every value
-            perm = torch.as_tensor(np.random.default_rng(self.seed).permutation(len(data)))
-            n_valid = max(1, int(round(len(data) * float(self.valid_frac))))
-            vin = {k: take(v, perm[:n_valid]) for k, v in inputs.items()}
-            inputs_all, inputs = inputs, {k: take(v, perm[n_valid:]) for k, v in inputs.items()}
+        elif (split := self._holdout(len(data))) is not None:
+            # records held out for early stopping; the vocabularies (and ranking candidates) keep every value
+            keep, held = (torch.as_tensor(p) for p in split)
+            vin = {k: take(v, held) for k, v in inputs.items()}
+            inputs_all, inputs = inputs, {k: take(v, keep) for k, v in inputs.items()}
         self.features_ = feats
         self.encoder_ = encoder
         self.units_ = self._units(encoder.names)

@@ -70,17 +70,10 @@ class ImplicitRecommender(Recommender):
                  weight_decay: float = 0.0, schedule: str = "cosine", init_std: float = 0.1,
                  fold_in_steps: int = 200, valid_frac: float = 0.0, patience: int | None = None, seed: int = 0,
                  device: str = "cpu", show_progress="auto", callbacks: Sequence = ()):
-        self.dim, self.loss, self.solver = dim, loss, solver
-        self.user_features, self.item_features = user_features, item_features
-        self.user_col, self.item_col, self.weight_col = user_col, item_col, weight_col
-        self.alpha, self.reg, self.iterations, self.cg_steps = alpha, reg, iterations, cg_steps
-        self.reg_exponent = reg_exponent
-        self.negatives, self.sampler, self.beta, self.reject_seen = negatives, sampler, beta, reject_seen
-        self.temperature, self.item_bias, self.min_count = temperature, item_bias, min_count
-        self.epochs, self.batch_size, self.lr, self.optimizer = epochs, batch_size, lr, optimizer
-        self.weight_decay, self.schedule, self.init_std = weight_decay, schedule, init_std
-        self.fold_in_steps, self.valid_frac, self.patience = fold_in_steps, valid_frac, patience
-        self.seed, self.device, self.show_progress, self.callbacks = seed, device, show_progress, callbacks
+        self._init_params(locals())
+
+    def _uses_valid(self) -> bool:
+        return True  # valid_frac (0 by default) alone asks for the logged validation loss
 
     # ---- settings that depend on the loss and the engine
     def _negatives(self):
@@ -104,6 +97,7 @@ class ImplicitRecommender(Recommender):
 
     # ---- checks
     def _check_params(self) -> None:
+        self._validate_params()
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         if self.solver == "sgd" and self.loss not in LOSSES:
@@ -117,8 +111,6 @@ class ImplicitRecommender(Recommender):
         elif self.solver == "sgd" and negatives < 1 and (self.loss in ("bpr", "bce") or self._fused()):
             raise ValueError(f"loss={self.loss!r} needs negatives >= 1"
                              + (" with per-example SGD" if self.loss == "sampled_softmax" else ""))
-        if not self.dim or self.dim < 1:
-            raise ValueError(f"dim must be a positive int, got {self.dim!r}")
 
     def _reg(self) -> float:
         if self.reg is not None:
@@ -215,15 +207,11 @@ class ImplicitRecommender(Recommender):
 
     def _fit_sgd(self, u, i, w, dev, valid) -> None:
         valid_rows = None
-        if valid is None and self.valid_frac:
-            if not 0 < self.valid_frac < 1:
-                raise ValueError(f"valid_frac must be in (0, 1), got {self.valid_frac}")
-            perm = np.random.default_rng(self.seed).permutation(len(u))
-            cut = int(len(u) * self.valid_frac)
-            vu, vi, vw = u[perm[:cut]], i[perm[:cut]], w[perm[:cut]]
-            keep = np.sort(perm[cut:])
+        split = self._holdout(len(u)) if valid is None else None
+        if split is not None:
+            keep, held = split
+            valid_rows = self._pair_rows(u[held], i[held], w[held], dev, self.seed + 1, fixed=True)
             u, i, w = u[keep], i[keep], w[keep]
-            valid_rows = self._pair_rows(vu, vi, vw, dev, self.seed + 1, fixed=True)
         elif valid is not None:
             vdf, vw = self._frame(valid, "valid")
             vu, vi = self.users_.rows(vdf[self.user_col].to_numpy()), self.items_.rows(vdf[self.item_col].to_numpy())

@@ -36,7 +36,4 @@ class MatrixFactorization(RatingRecommender):
                  reg: float = 0.04, bias_reg: float = 0.0, init_std: float = 0.01, schedule: str = "cosine",
                  valid_frac: float = 0.0, patience: int | None = None, seed: int = 0, device: str = "cpu",
                  show_progress="auto", callbacks: Sequence = (), precision: str = "auto"):
-        self._common_init(dim, user_features, item_features, implicit, user_col, item_col, rating_col,
-                          min_count, y_range, epochs, batch_size, lr, optimizer, weight_decay, reg, bias_reg,
-                          init_std, schedule, valid_frac, patience, seed, device, show_progress, callbacks)
-        self.precision = precision
+        self._init_params(locals())

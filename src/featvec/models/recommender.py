@@ -246,15 +246,8 @@ class RatingRecommender(Recommender):
 
     _interaction = "dot"
 
-    def _common_init(self, dim, user_features, item_features, implicit, user_col, item_col, rating_col,
-                     min_count, y_range, epochs, batch_size, lr, optimizer, weight_decay, reg, bias_reg,
-                     init_std, schedule, valid_frac, patience, seed, device, show_progress, callbacks):
-        self.dim, self.user_features, self.item_features, self.implicit = dim, user_features, item_features, implicit
-        self.user_col, self.item_col, self.rating_col = user_col, item_col, rating_col
-        self.min_count, self.y_range, self.epochs, self.batch_size, self.lr = min_count, y_range, epochs, batch_size, lr
-        self.optimizer, self.weight_decay, self.reg, self.bias_reg = optimizer, weight_decay, reg, bias_reg
-        self.init_std, self.schedule, self.valid_frac, self.patience = init_std, schedule, valid_frac, patience
-        self.seed, self.device, self.show_progress, self.callbacks = seed, device, show_progress, callbacks
+    def _uses_valid(self) -> bool:
+        return True  # valid_frac (0 by default) alone asks for the logged validation loss
 
     # ---- construction hooks for presets
     def _net_kwargs(self) -> dict:
@@ -276,14 +269,12 @@ class RatingRecommender(Recommender):
         ``valid`` (or ``valid_frac`` of the ratings, drawn with ``seed``) is scored every epoch; with
         ``patience`` training stops early and keeps the best epoch.
         """
+        self._validate_params()
         df = self._check_ratings(ratings, "ratings", True)
         y = numeric_values(df, self.rating_col, "ratings")
-        if valid is None and self.valid_frac:
-            if not 0 < self.valid_frac < 1:
-                raise ValueError(f"valid_frac must be in (0, 1), got {self.valid_frac}")
-            perm = np.random.default_rng(self.seed).permutation(len(df))
-            cut = int(len(df) * self.valid_frac)
-            valid, df, y = df.iloc[perm[:cut]], df.iloc[np.sort(perm[cut:])], y[np.sort(perm[cut:])]
+        split = self._holdout(len(df)) if valid is None else None
+        if split is not None:
+            valid, df, y = df.iloc[split[1]], df.iloc[split[0]], y[split[0]]
         seed_everything(self.seed)
         dev = resolve_device(self.device)
         users, items = self._fit_entities(df, user_features, item_features)

@@ -127,16 +127,12 @@ class TabularModel(BaseModel):
                  lr: float | None = None, optimizer: str = "adamw", weight_decay: float = 1e-2,
                  schedule: str = "onecycle", valid_frac: float = 0.1, patience: int | None = 3, min_count: int = 1,
                  seed: int = 0, device: str = "cpu", show_progress="auto", precision: str = "auto"):
-        self.categorical, self.numeric, self.target, self.task = categorical, numeric, target, task
-        self.layers, self.dropout, self.emb_dim, self.y_range = layers, dropout, emb_dim, y_range
-        self.epochs, self.batch_size, self.lr, self.optimizer = epochs, batch_size, lr, optimizer
-        self.weight_decay, self.schedule, self.valid_frac, self.patience = weight_decay, schedule, valid_frac, patience
-        self.min_count, self.seed, self.device, self.show_progress = min_count, seed, device, show_progress
-        self.precision = precision
+        self._init_params(locals())
 
     # ------------------------------------------------------------------ set-up
 
     def _check_params(self) -> tuple[list[str], list[str], list[str]]:
+        self._validate_params()
         cats, nums, targets = as_names(self.categorical), as_names(self.numeric), as_names(self.target)
         named = [c for c in cats + nums + targets if not isinstance(c, str)]
         if named:
@@ -178,10 +174,6 @@ class TabularModel(BaseModel):
             raise ValueError(f"emb_dim must be >= 1, got {self.emb_dim!r}")
         if not self.layers or any(int(w) < 1 for w in self.layers):
             raise ValueError(f"layers needs at least one hidden layer width >= 1, got {self.layers!r}")
-        if not 0 <= float(self.valid_frac) < 1:
-            raise ValueError(f"valid_frac must be in [0, 1), got {self.valid_frac}")
-        if int(self.min_count) < 1:
-            raise ValueError(f"min_count must be >= 1, got {self.min_count}")
         return cats, nums, targets
 
     def _resolve_task(self, df: pd.DataFrame, targets: list[str]) -> str:
@@ -280,10 +272,8 @@ class TabularModel(BaseModel):
         train_df, y, train_pos = df, y_all, np.arange(len(df))
         if valid is not None:
             valid = check_frame(valid, "valid")
-        elif self.patience is not None and float(self.valid_frac) > 0 and len(df) >= 20:
-            perm = np.random.default_rng(self.seed).permutation(len(df))
-            n_valid = max(1, int(round(len(df) * float(self.valid_frac))))
-            train_pos, valid_pos = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+        elif (split := self._holdout(len(df))) is not None:
+            train_pos, valid_pos = split
             train_df, y, valid = df.iloc[train_pos], y_all[train_pos], df.iloc[valid_pos]
 
         self._fit_preprocessing(train_df, x_all, train_pos, y, cats, nums, targets)

@@ -25,6 +25,7 @@ from ..training import LabelledRows, Trainer, resolve_device, twice_if_single
 from ..validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
+from .params import RULES
 from .tabular import NA_LABEL
 
 MISSING = -1  # the class position of a missing label: its row adds nothing to that task's loss
@@ -248,14 +249,7 @@ class UserModel(BaseModel):
                  id_col: str | None = None, wide: bool | Sequence[str] = False, wide_l2: float = 1.0,
                  bag_init: str = "random", freeze_bags: bool = False, batchnorm: bool = True,
                  precision: str = "auto"):
-        self.bags, self.attributes, self.targets, self.dim = bags, attributes, targets, dim
-        self.layers, self.dropout, self.class_weight, self.calibrate = layers, dropout, class_weight, calibrate
-        self.min_count, self.epochs, self.batch_size, self.lr = min_count, epochs, batch_size, lr
-        self.optimizer, self.weight_decay, self.schedule = optimizer, weight_decay, schedule
-        self.valid_frac, self.patience, self.seed, self.device = valid_frac, patience, seed, device
-        self.show_progress, self.id_col = show_progress, id_col
-        self.wide, self.wide_l2, self.bag_init, self.freeze_bags = wide, wide_l2, bag_init, freeze_bags
-        self.batchnorm, self.precision = batchnorm, precision
+        self._init_params(locals())
 
     @classmethod
     def small_data(cls, bags: Sequence[str | Bag], targets: Sequence[str], dim: int = 32, **params) -> "UserModel":
@@ -272,10 +266,14 @@ class UserModel(BaseModel):
 
     # ------------------------------------------------------------------ set-up
 
+    _rules = {k: rule for k, rule in RULES.items() if k != "dim"}  # dim: None, an int or a dict (_check_dims)
+
+    def _uses_valid(self) -> bool:
+        return self.patience is not None or bool(self.calibrate)
+
     def _check_params(self) -> tuple[list, list, list[str]]:
         """The bag features, the attribute features and the target names, after checking the arguments."""
-        if int(self.min_count) < 1:
-            raise ValueError(f"min_count must be >= 1, got {self.min_count}")
+        self._validate_params()
         bags, attrs = self._input_features()
         targets = as_names(self.targets)
         if not bags and not attrs:
@@ -310,8 +308,6 @@ class UserModel(BaseModel):
             raise ValueError(f"bag_init must be 'random' or 'svd', got {self.bag_init!r}")
         if not self.layers or any(int(w) < 1 for w in self.layers):
             raise ValueError(f"layers needs at least one hidden layer width >= 1, got {self.layers!r}")
-        if not 0 <= float(self.valid_frac) < 1:
-            raise ValueError(f"valid_frac must be in [0, 1), got {self.valid_frac}")
         self._check_class_weight(targets)
         return bags, attrs, targets
 
@@ -494,10 +490,8 @@ class UserModel(BaseModel):
         train_df, train_frame = df, frame
         if valid is not None:
             valid = check_frame(valid, "valid")
-        elif (self.patience is not None or self.calibrate) and float(self.valid_frac) > 0 and len(df) >= 20:
-            perm = np.random.default_rng(self.seed).permutation(len(df))
-            n_valid = max(1, int(round(len(df) * float(self.valid_frac))))
-            train_pos, valid_pos = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+        elif (split := self._holdout(len(df))) is not None:
+            train_pos, valid_pos = split
             train_df, train_frame, valid = df.iloc[train_pos], frame.iloc[train_pos], df.iloc[valid_pos]
         # vocabularies and scalings come from the training rows only
         self.encoder_ = FeatureEncoder(self.features_).fit(train_frame, "data")

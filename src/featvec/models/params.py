@@ -1,0 +1,62 @@
+"""The parameters presets share, declared once: what each must be. A preset checks the ones in its
+signature with these rules (``BaseModel.check_params``) and adds checks of its own."""
+from __future__ import annotations
+
+import math
+import numbers
+
+from ..optim import OPTIMIZERS
+
+
+def _int_at_least(low: int):
+    def ok(v) -> bool:
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+    return ok
+
+
+def _number(low: float, high: float = math.inf, open_low: bool = False):
+    def ok(v) -> bool:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+            return False
+        return (v > low if open_low else v >= low) and v < high
+    return ok
+
+
+def _or_none(check):
+    return lambda v: v is None or check(v)
+
+
+# name -> (check, what the value must be)
+RULES = {
+    "epochs": (_int_at_least(1), "an int >= 1"),
+    "batch_size": (_or_none(_int_at_least(1)), "an int >= 1"),
+    "lr": (_or_none(_number(0, open_low=True)), "a number > 0"),
+    "optimizer": (lambda v: v in OPTIMIZERS, f"one of {OPTIMIZERS}"),
+    "weight_decay": (_number(0), "a number >= 0"),
+    "reg": (_or_none(_number(0)), "a number >= 0"),
+    "valid_frac": (_number(0, 1), "in [0, 1)"),
+    "patience": (_or_none(_int_at_least(0)), "None or an int >= 0"),
+    "min_count": (_int_at_least(1), ">= 1"),
+    "seed": (_int_at_least(-(1 << 63)), "an int"),
+    "dim": (_int_at_least(1), "an int >= 1"),
+    "iterations": (_int_at_least(1), "an int >= 1"),
+    "cg_steps": (_int_at_least(1), "an int >= 1"),
+    "fold_in_steps": (_int_at_least(1), "an int >= 1"),
+}
+
+
+def check(name: str, value, rules: dict = RULES) -> None:
+    """Raise a ValueError naming the parameter when ``value`` breaks its rule (no rule: nothing to check)."""
+    rule = rules.get(name)
+    if rule is not None and not rule[0](value):
+        raise ValueError(f"{name} must be {rule[1]}, got {value!r}")
+
+
+def holdout(n: int, frac: float, seed: int) -> tuple:
+    """The one validation split of every preset: ``max(1, round(n * frac))`` of the ``n`` rows drawn with
+    ``seed`` are held out; returns (training positions, validation positions), each in the rows' order."""
+    import numpy as np
+
+    perm = np.random.default_rng(seed).permutation(n)
+    n_valid = max(1, int(round(n * float(frac))))
+    return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
