@@ -20,8 +20,9 @@ from featvec.datasets.movielens import age_bucket
 from featvec.datasets.synthetic import feat2vec_records
 from featvec.metrics import percentile_rank
 from featvec.nn import losses
-from featvec.models.feat2vec_net import Feat2VecNet, RecordRows
+from featvec.nn.feat2vec import Feat2VecNet
 from featvec.nn.interactions import fm
+from featvec.rows import RecordRows
 from save_checks import check_interrupted_save
 
 

@@ -12,15 +12,16 @@ from ..arrays import unique
 from ..data.group_sampler import GroupSampler, unit_codes
 from ..encoding import EncodedBag, FeatureEncoder, take
 from ..nn.embedding import GroupSpec
+from ..nn.feat2vec import Feat2VecNet
 from .. import persistence
 from ..persistence import register
+from ..rows import RecordRows
 from ..fused.train import fit_fm
 from ..schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
 from ..training import Trainer, resolve_device
 from ..validation import as_names, check_frame
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
-from .feat2vec_net import Feat2VecNet, RecordRows
 
 OBJECTIVES = ("nce", "negative_sampling")
 ALL = "all"

@@ -15,11 +15,12 @@ from ..fused.train import fit_pairs
 from ..nn.als import CSRMatrix, als, fold_in as als_fold_in
 from ..nn.fold_in import FoldInNet
 from ..nn.losses import LOSSES
+from ..nn.recommender import ImplicitNet
 from ..persistence import register
+from ..rows import PairRows
 from ..training import LabelledRows, Trainer, resolve_device, seed_everything
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
 from ..vectors import Vectors
-from .implicit_net import ImplicitNet, PairRows
 from .recommender import Recommender, id_list
 
 SOLVERS = ("sgd", "als")

@@ -17,13 +17,14 @@ from .. import persistence
 from ..encoding import EncodedBag
 from ..evaluation import csr_from_pairs
 from ..fused.train import fit_ratings
+from ..nn.recommender import RecommenderNet
+from ..rows import RatingRows
 from ..schema import Feature, feature_from_dict
 from ..training import Trainer, resolve_device, seed_everything
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
 from .entities import ID, EntityTable
-from .net import RatingRows, RecommenderNet
 
 IMPLICIT = "rated_items"
 

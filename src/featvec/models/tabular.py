@@ -8,16 +8,13 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from ..encoding import FeatureEncoder, py_values, sorted_values
-from ..nn import losses
 from ..nn.embedding import FeatureEmbedding, GroupSpec
-from ..nn.interactions import MLP
-from ..nn.objectives import Regression
+from ..nn.tabular import NUMERIC, TabularNet
 from ..persistence import register
 from ..schema import Categorical, Numeric, emb_size_rule
-from ..training import LabelledRows, Trainer, auto_batch, auto_lr, resolve_device, twice_if_single
+from ..training import LabelledRows, Trainer, auto_batch, auto_lr, resolve_device
 from ..validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
@@ -25,7 +22,6 @@ from .recommender import mean_logit
 
 TASKS = ("auto", "regression", "classification")
 NA_LABEL = "#na#"  # the category a missing categorical value becomes (fastai's name for it)
-NUMERIC = "#numeric"  # the encoder's name for the group of numeric inputs
 AUTO_MAX_CLASSES = 20  # task="auto": an integer target with at most this many values is a classification
 
 
@@ -36,49 +32,6 @@ def _plain_json(v):
     if isinstance(v, dict):
         return {k: _plain_json(x) for k, x in v.items()}
     return v
-
-
-class TabularNet(nn.Module):
-    """Embeddings of the categorical groups, concatenated with the batch-normalised numeric inputs, into an
-    MLP (Linear-BatchNorm-ReLU-dropout per hidden layer). Regression: ``n_out`` values (through the scaled
-    sigmoid of ``y_range`` when given); classification: ``n_out`` logits."""
-
-    def __init__(self, specs: Sequence[GroupSpec], n_numeric: int, layers: Sequence[int], n_out: int,
-                 dropout: float | Sequence[float] = 0.0, task: str = "regression",
-                 y_range: tuple[float, float] | None = None):
-        super().__init__()
-        self.config = {"n_numeric": int(n_numeric), "layers": [int(w) for w in layers], "n_out": int(n_out),
-                       "dropout": dropout if isinstance(dropout, (int, float)) else [float(p) for p in dropout],
-                       "task": task, "y_range": None if y_range is None else [float(v) for v in y_range]}
-        self.embedding = FeatureEmbedding(list(specs), bias=False) if specs else None
-        self.bn_numeric = nn.BatchNorm1d(n_numeric) if n_numeric else None
-        n_in = sum(s.dim for s in specs) + n_numeric
-        self.mlp = MLP(n_in, list(layers), n_out, dropout, batchnorm=True)
-        self.classification = task == "classification"
-        self.objective = None if self.classification else Regression(y_range)
-
-    @property
-    def head(self) -> nn.Linear:
-        return self.mlp.net[-1]
-
-    def forward(self, inputs: Mapping) -> torch.Tensor:
-        parts = []
-        if self.embedding is not None:
-            vectors, _ = self.embedding(inputs)
-            parts += [vectors[g.name] for g in self.embedding.groups]
-        if self.bn_numeric is not None:
-            parts.append(self.bn_numeric(inputs[NUMERIC]))
-        raw = self.mlp(torch.cat(parts, 1))
-        return raw if self.classification else self.objective.output(raw)
-
-    def loss(self, batch) -> tuple[torch.Tensor, int]:
-        inputs, y = batch
-        n = len(y)
-        inputs, y = twice_if_single(self, inputs, y)
-        out = self(inputs)
-        if self.classification:
-            return losses.softmax(out, y).mean(), n
-        return torch.mean((out - y) ** 2), n
 
 
 @register

@@ -1,68 +1,33 @@
-"""The torch module and training rows behind ImplicitRecommender (SGD losses)."""
+"""Training rows: what the trainer draws batches from (``__len__`` and ``batch(rows)``) for the recommenders
+and Feat2Vec; the labelled rows of the tabular and user models are ``training.LabelledRows``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
+import numpy as np
 import torch
-from torch import nn
 
-from ..data.samplers import NegativeSampler
-from ..nn import losses
-from ..nn.embedding import FeatureEmbedding, GroupSpec
+from .data.group_sampler import GroupSampler
+from .data.samplers import NegativeSampler
+from .encoding import EncodedBag, take, to_device
 
 
-class ImplicitNet(nn.Module):
-    """score(user, item) = <user vector, item vector> + item bias, each vector the sum of its groups."""
+class RatingRows:
+    """Interaction rows for the trainer. A batch encodes each distinct user and item once."""
 
-    def __init__(self, user_groups: list[GroupSpec], item_groups: list[GroupSpec], loss: str = "bpr",
-                 init_std: float = 0.1, reg: float = 0.0, temperature: float = 1.0,
-                 item_bias: bool = True):
-        super().__init__()
-        dims = {g.dim for g in list(user_groups) + list(item_groups)}
-        if len(dims) != 1:
-            raise ValueError(f"a dot product needs one dimension for every feature group, got {sorted(dims)}")
-        if loss not in losses.LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(losses.LOSSES)}; got {loss!r}")
-        self.loss_name, self.reg, self.temperature = loss, reg, temperature
-        self.users = FeatureEmbedding(user_groups, init_std=init_std, bias=False)
-        self.items = FeatureEmbedding(item_groups, init_std=init_std, bias=item_bias)
+    def __init__(self, users, items, user_rows: torch.Tensor, item_rows: torch.Tensor, y: torch.Tensor | None):
+        self.users, self.items = users, items
+        self.user_rows, self.item_rows, self.y = user_rows, item_rows, y
 
-    @staticmethod
-    def side(emb: FeatureEmbedding, inputs: dict):
-        """(summed vectors, biases or None, squared norm of all group vectors) for a batch of entities."""
-        vectors, bias = emb(inputs)
-        vs = list(vectors.values())
-        out = vs[0]
-        for v in vs[1:]:
-            out = out + v
-        sq = sum((v * v).sum(1) for v in vs)
-        return out, bias, sq
+    def __len__(self) -> int:
+        return self.user_rows.numel()
 
-    @staticmethod
-    def score_matrix(u: torch.Tensor, ub: torch.Tensor, i: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
-        return u @ i.T + ib.unsqueeze(0)
-
-    def loss(self, b: "PairBatch") -> tuple[torch.Tensor, int]:
-        u, _, usq = self.side(self.users, b.user_inputs)
-        i, ib, isq = self.side(self.items, b.item_inputs)
-        if ib is None:
-            ib = torch.zeros(i.shape[0], device=i.device)
-        ue = u[b.uinv]
-        if self.loss_name in ("bpr", "bce"):
-            s_pos = (ue * i[b.pos]).sum(1) + ib[b.pos]
-            s_neg = torch.einsum("bd,bnd->bn", ue, i[b.neg]) + ib[b.neg]
-            per = losses.bpr(s_pos, s_neg) if self.loss_name == "bpr" else losses.bce(s_pos, s_neg)
-            reg = usq[b.uinv] + isq[b.pos] + isq[b.neg].mean(1)
-        else:
-            logits = ue @ i[b.cand].T + ib[b.cand]
-            per = losses.softmax(losses.corrected_logits(logits, b.log_q, self.temperature, b.mask), b.target)
-            reg = usq[b.uinv] + isq[b.pos]
-        w = b.weights
-        total = w.sum()
-        out = (per * w).sum() / total
-        if self.training and self.reg:
-            out = out + self.reg * (reg * w).sum() / total
-        return out, int(w.numel())
+    def batch(self, rows: torch.Tensor):
+        uu, uinv = torch.unique(self.user_rows[rows], return_inverse=True)
+        ii, iinv = torch.unique(self.item_rows[rows], return_inverse=True)
+        y = self.y[rows] if self.y is not None else None
+        return self.users.inputs(uu), uinv, self.items.inputs(ii), iinv, y
 
 
 @dataclass
@@ -130,3 +95,47 @@ class PairRows:
         return PairBatch(user_inputs, uinv, self.items.inputs(ii), inv[:n_b], w, cand=inv,
                          target=torch.arange(n_b, device=u.device), log_q=torch.log(expected.clamp_min(1e-12)),
                          mask=mask)
+
+
+@dataclass
+class Feat2VecBatch:
+    inputs: dict  # the records, then their negatives (n_neg per record, record by record)
+    n_pos: int
+    q_pos: torch.Tensor
+    q_neg: torch.Tensor
+
+
+class RecordRows:
+    """Observed records and the sampler built on them: each batch holds the records and freshly drawn
+    negatives. With ``fixed=True`` the negatives are drawn once (validation), so the loss is comparable
+    from epoch to epoch."""
+
+    def __init__(self, inputs: Mapping, sampler: GroupSampler, negatives: int, device, fixed: bool = False):
+        self.inputs, self.sampler, self.negatives = dict(inputs), sampler, int(negatives)
+        self.device = device
+        self.n = len(next(iter(self.inputs.values())))
+        self._fixed = sampler.sample(np.arange(self.n), self.negatives) if fixed else None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def batch(self, rows: torch.Tensor) -> Feat2VecBatch:
+        r = rows.cpu().numpy()
+        if self._fixed is None:
+            draw = self.sampler.sample(r, self.negatives)
+        else:
+            neg = (r[:, None] * self.negatives + np.arange(self.negatives)).reshape(-1)
+            draw = {"take": {g: t[neg] for g, t in self._fixed["take"].items()}, "q": self._fixed["q"][neg],
+                    "q_pos": self._fixed["q_pos"][r]}
+        own = torch.as_tensor(r, dtype=torch.long)
+        out = {name: _concat(take(value, own), take(value, torch.as_tensor(draw["take"][name], dtype=torch.long)))
+               for name, value in self.inputs.items()}
+        return Feat2VecBatch(to_device(out, self.device), len(r), draw["q_pos"].to(self.device),
+                             draw["q"].to(self.device))
+
+
+def _concat(a, b):
+    if isinstance(a, EncodedBag):
+        return EncodedBag(torch.cat([a.indptr, b.indptr[1:] + a.indptr[-1]]), torch.cat([a.indices, b.indices]),
+                          torch.cat([a.weights, b.weights]))
+    return torch.cat([a, b])

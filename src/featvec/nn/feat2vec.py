@@ -1,18 +1,15 @@
-"""Feat2Vec's network (a factorization machine over feature groups, optionally DeepFM) and its batches."""
+"""Feat2Vec's network: a factorization machine over feature groups, optionally DeepFM."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..data.group_sampler import GroupSampler
-from ..encoding import EncodedBag, take, to_device
-from ..nn import losses
-from ..nn.embedding import FeatureEmbedding, GroupSpec
-from ..nn.interactions import MLP, fm
+from ..rows import Feat2VecBatch
+from . import losses
+from .embedding import FeatureEmbedding, GroupSpec
+from .interactions import MLP, fm
 
 
 class Feat2VecNet(nn.Module):
@@ -77,47 +74,3 @@ class Feat2VecNet(nn.Module):
         else:
             per = losses.negative_sampling(pos, neg)
         return per.mean(), batch.n_pos
-
-
-@dataclass
-class Feat2VecBatch:
-    inputs: dict  # the records, then their negatives (n_neg per record, record by record)
-    n_pos: int
-    q_pos: torch.Tensor
-    q_neg: torch.Tensor
-
-
-class RecordRows:
-    """Observed records and the sampler built on them: each batch holds the records and freshly drawn
-    negatives. With ``fixed=True`` the negatives are drawn once (validation), so the loss is comparable
-    from epoch to epoch."""
-
-    def __init__(self, inputs: Mapping, sampler: GroupSampler, negatives: int, device, fixed: bool = False):
-        self.inputs, self.sampler, self.negatives = dict(inputs), sampler, int(negatives)
-        self.device = device
-        self.n = len(next(iter(self.inputs.values())))
-        self._fixed = sampler.sample(np.arange(self.n), self.negatives) if fixed else None
-
-    def __len__(self) -> int:
-        return self.n
-
-    def batch(self, rows: torch.Tensor) -> Feat2VecBatch:
-        r = rows.cpu().numpy()
-        if self._fixed is None:
-            draw = self.sampler.sample(r, self.negatives)
-        else:
-            neg = (r[:, None] * self.negatives + np.arange(self.negatives)).reshape(-1)
-            draw = {"take": {g: t[neg] for g, t in self._fixed["take"].items()}, "q": self._fixed["q"][neg],
-                    "q_pos": self._fixed["q_pos"][r]}
-        own = torch.as_tensor(r, dtype=torch.long)
-        out = {name: _concat(take(value, own), take(value, torch.as_tensor(draw["take"][name], dtype=torch.long)))
-               for name, value in self.inputs.items()}
-        return Feat2VecBatch(to_device(out, self.device), len(r), draw["q_pos"].to(self.device),
-                             draw["q"].to(self.device))
-
-
-def _concat(a, b):
-    if isinstance(a, EncodedBag):
-        return EncodedBag(torch.cat([a.indptr, b.indptr[1:] + a.indptr[-1]]), torch.cat([a.indices, b.indices]),
-                          torch.cat([a.weights, b.weights]))
-    return torch.cat([a, b])

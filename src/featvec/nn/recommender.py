@@ -1,4 +1,5 @@
-"""The torch module behind every rating recommender: two embedding layers, an interaction, an objective."""
+"""The torch modules of the recommenders: RecommenderNet (rating recommenders: two embedding layers, an
+interaction, an objective) and ImplicitNet (ImplicitRecommender's SGD losses)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,24 +7,28 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..nn.embedding import FeatureEmbedding, GroupSpec
-from ..nn.interactions import MLP, dot
-from ..nn.objectives import Regression
+from ..rows import PairBatch
+from . import losses
+from .embedding import FeatureEmbedding, GroupSpec
+from .interactions import dot
+from .objectives import Regression
+from .tower import EmbeddingMLP
 
 
-class RecommenderNet(nn.Module):
+class RecommenderNet(EmbeddingMLP):
     """score = offset + user biases + item biases + interaction(user vectors, item vectors).
 
     ``interaction="dot"``: <sum of user-side vectors, sum of item-side vectors> (matrix factorisation,
     SVD++ when the user side holds the bag of rated items). ``"mlp"``: an MLP over the concatenation of all
-    vectors, plus the dot term when ``use_dot``.
+    vectors (EmbeddingMLP's trunk and one head, on the inputs "user" and "item"), plus the dot term when
+    ``use_dot``. With the dot interaction there is no MLP (``mlp`` is None).
     """
 
     def __init__(self, user_groups: list[GroupSpec], item_groups: list[GroupSpec], interaction: str = "dot",
                  layers: Sequence[int] = (), dropout: float = 0.0, use_dot: bool = True,
                  y_range: tuple[float, float] | None = None, offset: float = 0.0, init_std: float = 0.01,
                  reg: float = 0.0, bias_reg: float = 0.0):
-        super().__init__()
+        nn.Module.__init__(self)  # the MLP comes after the embeddings (add_tower below), as it always has
         if interaction not in ("dot", "mlp"):
             raise ValueError(f"interaction must be 'dot' or 'mlp', got {interaction!r}")
         self.interaction, self.use_dot = interaction, use_dot or interaction == "dot"
@@ -38,8 +43,8 @@ class RecommenderNet(nn.Module):
         self.reg, self.bias_reg = reg, bias_reg
         self.mlp = None
         if interaction == "mlp":
-            n_in = sum(g.dim for g in list(user_groups) + list(item_groups))
-            self.mlp = MLP(n_in, layers, 1, dropout)
+            sides = {"user": sum(g.dim for g in user_groups), "item": sum(g.dim for g in item_groups)}
+            self.add_tower((), sides, layers, 1, dropout, batchnorm=False)
 
     def combine(self, vectors: dict[str, torch.Tensor]) -> torch.Tensor:
         """One vector per entity: the sum of its groups (dot) or their concatenation (mlp)."""
@@ -67,7 +72,7 @@ class RecommenderNet(nn.Module):
     def raw(self, u: torch.Tensor, ub: torch.Tensor, i: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
         out = self.offset + ub + ib
         if self.mlp is not None:
-            out = out + self.mlp(torch.cat([u, i], dim=1)).squeeze(-1)
+            out = out + self({"user": u, "item": i}).squeeze(-1)
         if self.use_dot:
             out = out + self._dot_part(u, i)
         return out
@@ -101,18 +106,55 @@ class RecommenderNet(nn.Module):
         return out
 
 
-class RatingRows:
-    """Interaction rows for the trainer. A batch encodes each distinct user and item once."""
+class ImplicitNet(nn.Module):
+    """score(user, item) = <user vector, item vector> + item bias, each vector the sum of its groups."""
 
-    def __init__(self, users, items, user_rows: torch.Tensor, item_rows: torch.Tensor, y: torch.Tensor | None):
-        self.users, self.items = users, items
-        self.user_rows, self.item_rows, self.y = user_rows, item_rows, y
+    def __init__(self, user_groups: list[GroupSpec], item_groups: list[GroupSpec], loss: str = "bpr",
+                 init_std: float = 0.1, reg: float = 0.0, temperature: float = 1.0,
+                 item_bias: bool = True):
+        super().__init__()
+        dims = {g.dim for g in list(user_groups) + list(item_groups)}
+        if len(dims) != 1:
+            raise ValueError(f"a dot product needs one dimension for every feature group, got {sorted(dims)}")
+        if loss not in losses.LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(losses.LOSSES)}; got {loss!r}")
+        self.loss_name, self.reg, self.temperature = loss, reg, temperature
+        self.users = FeatureEmbedding(user_groups, init_std=init_std, bias=False)
+        self.items = FeatureEmbedding(item_groups, init_std=init_std, bias=item_bias)
 
-    def __len__(self) -> int:
-        return self.user_rows.numel()
+    @staticmethod
+    def side(emb: FeatureEmbedding, inputs: dict):
+        """(summed vectors, biases or None, squared norm of all group vectors) for a batch of entities."""
+        vectors, bias = emb(inputs)
+        vs = list(vectors.values())
+        out = vs[0]
+        for v in vs[1:]:
+            out = out + v
+        sq = sum((v * v).sum(1) for v in vs)
+        return out, bias, sq
 
-    def batch(self, rows: torch.Tensor):
-        uu, uinv = torch.unique(self.user_rows[rows], return_inverse=True)
-        ii, iinv = torch.unique(self.item_rows[rows], return_inverse=True)
-        y = self.y[rows] if self.y is not None else None
-        return self.users.inputs(uu), uinv, self.items.inputs(ii), iinv, y
+    @staticmethod
+    def score_matrix(u: torch.Tensor, ub: torch.Tensor, i: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
+        return u @ i.T + ib.unsqueeze(0)
+
+    def loss(self, b: "PairBatch") -> tuple[torch.Tensor, int]:
+        u, _, usq = self.side(self.users, b.user_inputs)
+        i, ib, isq = self.side(self.items, b.item_inputs)
+        if ib is None:
+            ib = torch.zeros(i.shape[0], device=i.device)
+        ue = u[b.uinv]
+        if self.loss_name in ("bpr", "bce"):
+            s_pos = (ue * i[b.pos]).sum(1) + ib[b.pos]
+            s_neg = torch.einsum("bd,bnd->bn", ue, i[b.neg]) + ib[b.neg]
+            per = losses.bpr(s_pos, s_neg) if self.loss_name == "bpr" else losses.bce(s_pos, s_neg)
+            reg = usq[b.uinv] + isq[b.pos] + isq[b.neg].mean(1)
+        else:
+            logits = ue @ i[b.cand].T + ib[b.cand]
+            per = losses.softmax(losses.corrected_logits(logits, b.log_q, self.temperature, b.mask), b.target)
+            reg = usq[b.uinv] + isq[b.pos]
+        w = b.weights
+        total = w.sum()
+        out = (per * w).sum() / total
+        if self.training and self.reg:
+            out = out + self.reg * (reg * w).sum() / total
+        return out, int(w.numel())
