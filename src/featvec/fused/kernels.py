@@ -261,6 +261,46 @@ def _draw(state, group_ptr, group_items, cdf, g, u, seen_ptr, seen_idx, bits, tr
 
 
 @nb.njit(inline="always")
+def _pair_loss(z, cand, log_q, w, inv_n, temp, loss_kind, total):
+    """``_pairs``' loss for the scores ``z`` (the positive's first): overwrites z with dL/ds_j and returns
+    ``total`` plus the sample's weighted loss (added term by term)."""
+    n = z.shape[0] - 1
+    one, zero = np.float32(1.0), np.float32(0.0)
+    if loss_kind == 0:  # BPR: mean over negatives of softplus(s_neg - s_pos)
+        gpos = zero
+        for j in range(1, n + 1):
+            x = z[j] - z[0]
+            total += w * inv_n * softplus(x)
+            c = w * inv_n / (one + math.exp(-x))
+            gpos -= c
+            z[j] = c
+        z[0] = gpos
+    elif loss_kind == 1:  # BCE: softplus(-s_pos) + sum of softplus(s_neg)
+        x = z[0]
+        total += w * softplus(-x)
+        z[0] = -w / (one + math.exp(x))
+        for j in range(1, n + 1):
+            x = z[j]
+            total += w * softplus(x)
+            z[j] = w / (one + math.exp(-x))
+    else:  # sampled softmax over the positive and the negatives, logQ-corrected
+        top = np.float32(-3e38)
+        for j in range(n + 1):
+            z[j] = z[j] / temp - log_q[cand[j]]
+            top = max(top, z[j])
+        norm = zero
+        for j in range(n + 1):
+            z[j] = math.exp(z[j] - top)
+            norm += z[j]
+        total += w * (math.log(norm) - math.log(z[0]))
+        scale = w / (norm * temp)
+        for j in range(n + 1):
+            z[j] = z[j] * scale
+        z[0] -= w / temp
+    return total
+
+
+@nb.njit(inline="always")
 def _pairs(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper, plain, loss_kind):
     """BPR (``loss_kind`` 0), BCE (1) or sampled softmax (2) for the positives of one block, ``n``
     negatives each drawn from item group ``g``. hyper: lr, lr_bias, reg, bias_reg, n negatives, (unused),
@@ -301,38 +341,7 @@ def _pairs(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hy
             bq[j] = gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, item, q[j])
         for j in range(n + 1):
             z[j] = dot(pu, q[j]) + bq[j]
-        # dL/ds_j for every candidate, into z
-        if loss_kind == 0:  # BPR: mean over negatives of softplus(s_neg - s_pos)
-            gpos = zero
-            for j in range(1, n + 1):
-                x = z[j] - z[0]
-                total += w * inv_n * softplus(x)
-                c = w * inv_n / (one + math.exp(-x))
-                gpos -= c
-                z[j] = c
-            z[0] = gpos
-        elif loss_kind == 1:  # BCE: softplus(-s_pos) + sum of softplus(s_neg)
-            x = z[0]
-            total += w * softplus(-x)
-            z[0] = -w / (one + math.exp(x))
-            for j in range(1, n + 1):
-                x = z[j]
-                total += w * softplus(x)
-                z[j] = w / (one + math.exp(-x))
-        else:  # sampled softmax over the positive and the negatives, logQ-corrected
-            top = np.float32(-3e38)
-            for j in range(n + 1):
-                z[j] = z[j] / temp - log_q[cand[j]]
-                top = max(top, z[j])
-            norm = zero
-            for j in range(n + 1):
-                z[j] = math.exp(z[j] - top)
-                norm += z[j]
-            total += w * (math.log(norm) - math.log(z[0]))
-            scale = w / (norm * temp)
-            for j in range(n + 1):
-                z[j] = z[j] * scale
-            z[0] -= w / temp
+        total = _pair_loss(z, cand, log_q, w, inv_n, temp, loss_kind, total)  # dL/ds_j, into z
         for f in range(d):
             gu[f] = 0.0
         for j in range(n + 1):
@@ -346,6 +355,22 @@ def _pairs(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hy
 
 
 @nb.njit(inline="always")
+def _draw_ahead(state, s, su, si, Wu, Wi, sampler, g, tries, negs, slot, stats):
+    """``_bpr_plain``'s stage 2: draw sample s's negative into ``negs[slot]`` (a failed draw counted in
+    ``stats[0]``) and prefetch the rows of its user, its item and the negative. Returns the new state."""
+    group_ptr, group_items, cdf, log_q, seen_ptr, seen_idx, bits = sampler
+    u = su[s]
+    state, j, ok = _draw(state, group_ptr, group_items, cdf, g, u, seen_ptr, seen_idx, bits, tries)
+    if not ok:
+        stats[0] += 1
+    negs[slot] = j
+    prefetch_row(Wu, u)
+    prefetch_row(Wi, si[s])
+    prefetch_row(Wi, j)
+    return state
+
+
+@nb.njit(inline="always")
 def _bpr_plain(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper):
     """``_pairs`` for BPR with one negative when every row is its own entity's: one pass over the three
     rows for the scores and one for the steps (the same update as ``_pairs``). The negatives are drawn
@@ -353,7 +378,7 @@ def _bpr_plain(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats
     the memory waits of successive samples overlap instead of adding up."""
     Wu, Bu, ubm = us[3], us[4], us[8]
     Wi, Bi, ibm = its[3], its[4], its[8]
-    group_ptr, group_items, cdf, log_q, seen_ptr, seen_idx, bits = sampler
+    seen_ptr, seen_idx, bits = sampler[4], sampler[5], sampler[6]
     lr, lr_b = np.float32(hyper[0]), np.float32(hyper[1])
     reg, breg = np.float32(hyper[2]), np.float32(hyper[3])
     tries = int(hyper[7])
@@ -369,15 +394,7 @@ def _bpr_plain(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats
             prefetch_seen(seen_ptr, seen_idx, su[samples[t]])
         k = t - AHEAD  # stage 2: draw the negative of sample k and prefetch its rows
         if start <= k < end:
-            s = samples[k]
-            u = su[s]
-            state, j, ok = _draw(state, group_ptr, group_items, cdf, g, u, seen_ptr, seen_idx, bits, tries)
-            if not ok:
-                stats[0] += 1
-            negs[k % RING] = j
-            prefetch_row(Wu, u)
-            prefetch_row(Wi, si[s])
-            prefetch_row(Wi, j)
+            state = _draw_ahead(state, samples[k], su, si, Wu, Wi, sampler, g, tries, negs, k % RING, stats)
         k -= AHEAD  # stage 3: the step of sample k
         if k < start:
             continue
@@ -414,6 +431,63 @@ def _bpr_plain(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats
 
 
 @nb.njit(inline="always")
+def _shared_negatives(state, sampler, g, its, plain, neg, qn, bn, lq):
+    """``_softmax``'s negatives for one chunk: ``neg.shape[0]`` items drawn from item group g (no
+    rejection), with their vectors (qn), biases (bn) and log q (lq). Returns the new state."""
+    iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt = its
+    group_ptr, group_items, cdf, log_q, seen_ptr, seen_idx, bits = sampler
+    no_seen = seen_ptr[:0]
+    for j in range(neg.shape[0]):
+        state, item, ok = _draw(state, group_ptr, group_items, cdf, g, 0, no_seen, seen_idx, bits[:0], 1)
+        neg[j] = item
+        bn[j] = gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, item, qn[j])
+        lq[j] = log_q[item]
+    return state
+
+
+@nb.njit(inline="always")
+def _softmax_weights(z, pu, qp, bp, qn, bn, lq, neg, i, log_q, bits, row, words, inv_t):
+    """``_softmax``'s unnormalised probabilities for positive i (z[0]) and the shared negatives (z[1:]; 0
+    for one left out: the positive itself, or one the user has in the bitmap row at ``row``). Returns
+    their sum."""
+    n = neg.shape[0]
+    zero = np.float32(0.0)
+    z[0] = (dot(pu, qp) + bp) * inv_t - log_q[i]
+    top = z[0]
+    for j in range(n):
+        z[j + 1] = (dot(pu, qn[j]) + bn[j]) * inv_t - lq[j]
+    for j in range(n):
+        item = neg[j]
+        hit = item == i
+        if words > 0:
+            hit |= (bits[row + (item >> 6)] >> np.uint64(item & 63)) & np.uint64(1) != 0
+        if hit:
+            z[j + 1] = np.float32(-3e38)
+        else:
+            top = max(top, z[j + 1])
+    norm = zero
+    for j in range(n + 1):
+        z[j] = math.exp(z[j] - top) if z[j] > np.float32(-1e38) else zero
+        norm += z[j]
+    return norm
+
+
+@nb.njit(inline="always")
+def _step_negatives(its, plain, neg, gq, gb, lr, lr_b, reg, breg):
+    """``_softmax``'s chunk end: each shared negative steps once with its summed gradient (gq, gb), which
+    is then cleared."""
+    iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt = its
+    one, zero = np.float32(1.0), np.float32(0.0)
+    d = gq.shape[1]
+    for j in range(neg.shape[0]):
+        scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, neg[j], one, gq[j], gb[j], lr, lr_b,
+                reg, breg)
+        for f in range(d):
+            gq[j, f] = zero
+        gb[j] = zero
+
+
+@nb.njit(inline="always")
 def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper, plain):
     """Sampled softmax for the positives of one block, ``chunk`` positives at a time sharing ``n`` negatives
     drawn from item group ``g``: each positive's softmax runs over itself and the shared negatives, every
@@ -423,7 +497,7 @@ def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, 
     bias_reg, n negatives, chunk, temperature."""
     uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt = us
     iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt = its
-    group_ptr, group_items, cdf, log_q, seen_ptr, seen_idx, bits = sampler
+    log_q, seen_ptr, bits = sampler[3], sampler[4], sampler[6]
     lr, lr_b = np.float32(hyper[0]), np.float32(hyper[1])
     reg, breg = np.float32(hyper[2]), np.float32(hyper[3])
     n, chunk, temp = int(hyper[4]), int(hyper[5]), np.float32(hyper[6])
@@ -440,43 +514,19 @@ def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, 
     neg = np.empty(n, dtype=np.int32)
     z = np.empty(n + 1, dtype=np.float32)
     state = np.uint64(seed)
-    no_seen = seen_ptr[:0]
     words = bits.shape[0] // (seen_ptr.shape[0] - 1) if bits.shape[0] > 0 else 0  # bitmap words per user
     total = 0.0
     inv_t = one / temp
     for c0 in range(start, end, chunk):
-        for j in range(n):
-            state, item, ok = _draw(state, group_ptr, group_items, cdf, g, 0, no_seen, seen_idx, bits[:0], 1)
-            neg[j] = item
-            bn[j] = gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, item, qn[j])
-            lq[j] = log_q[item]
+        state = _shared_negatives(state, sampler, g, its, plain, neg, qn, bn, lq)
         for k in range(c0, min(c0 + chunk, end)):
             if plain and k + AHEAD < end:
                 prefetch_ahead(samples, su, si, Wu, Wi, k + AHEAD)
             s = samples[k]
-            u = su[s]
-            i = si[s]
-            w = sw[s]
+            u, i, w = su[s], si[s], sw[s]
             gather(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, plain, u, pu)
             bp = gather(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, plain, i, qp)
-            z[0] = (dot(pu, qp) + bp) * inv_t - log_q[i]
-            top = z[0]
-            row = u * words
-            for j in range(n):
-                z[j + 1] = (dot(pu, qn[j]) + bn[j]) * inv_t - lq[j]
-            for j in range(n):
-                item = neg[j]
-                hit = item == i
-                if words > 0:
-                    hit |= (bits[row + (item >> 6)] >> np.uint64(item & 63)) & np.uint64(1) != 0
-                if hit:
-                    z[j + 1] = np.float32(-3e38)
-                else:
-                    top = max(top, z[j + 1])
-            norm = zero
-            for j in range(n + 1):
-                z[j] = math.exp(z[j] - top) if z[j] > np.float32(-1e38) else zero
-                norm += z[j]
+            norm = _softmax_weights(z, pu, qp, bp, qn, bn, lq, neg, i, log_q, bits, u * words, words, inv_t)
             total += w * (math.log(norm) - math.log(z[0]))
             scale = w * inv_t / norm
             for f in range(d):
@@ -494,12 +544,7 @@ def _softmax(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, 
             scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, i, c, pu, c, lr, lr_b, reg, breg)
             scatter(uptr, urows, uwts, Wu, Bu, Wup, Bup, uloc, ubm, ucnt, plain, u, one, gu, zero, lr, lr_b, reg,
                      breg)
-        for j in range(n):
-            scatter(iptr, irows, iwts, Wi, Bi, Wip, Bip, iloc, ibm, icnt, plain, neg[j], one, gq[j], gb[j], lr, lr_b,
-                     reg, breg)
-            for f in range(d):
-                gq[j, f] = zero
-            gb[j] = zero
+        _step_negatives(its, plain, neg, gq, gb, lr, lr_b, reg, breg)
     return total
 
 
