@@ -483,6 +483,21 @@ def test_save_load_y_range_and_several_targets(reg_train, tmp_path):
     np.testing.assert_array_equal(loaded.predict(reg_train.iloc[:30]), m.predict(reg_train.iloc[:30]))
 
 
+def test_a_file_saved_before_the_shared_parameter_codec_still_loads(reg_train, tmp_path):
+    """Files from before the shared codec hold plain JSON parameters and list the tuples in tuple_params."""
+    m = TabularModel(categorical=["cat"], numeric=["x"], target="y", emb_dim={"cat": 2},
+                     **{**SMALL, "epochs": 1, "layers": (8, 4)}).fit(reg_train.iloc[:300])
+    path = m.save(tmp_path / "m")
+    config = json.loads((path / "featvec.json").read_text())
+    config["config"]["params"] = {**{k: list(v) if isinstance(v, tuple) else v for k, v in m.get_params().items()},
+                                  "emb_dim": {"cat": 2}}
+    config["config"]["tuple_params"] = [k for k, v in m.get_params().items() if isinstance(v, tuple)]
+    (path / "featvec.json").write_text(json.dumps(config))
+    loaded = featvec.load(path)
+    assert loaded.get_params() == m.get_params() and loaded.layers == (8, 4)
+    np.testing.assert_array_equal(loaded.predict(reg_train.iloc[:30]), m.predict(reg_train.iloc[:30]))
+
+
 @pytest.mark.parametrize("where", ["save_file", "json.dump"])
 def test_interrupted_save_keeps_the_previous_model(reg_model, reg_test, tmp_path, monkeypatch, where):
     check_interrupted_save(reg_model.save, tmp_path, monkeypatch, where, "m")

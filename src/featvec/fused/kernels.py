@@ -355,38 +355,16 @@ def _pairs(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hy
 
 
 @nb.njit(inline="always")
-def _draw_ahead(state, s, su, si, Wu, Wi, sampler, g, tries, negs, slot, stats):
-    """``_bpr_plain``'s stage 2: draw sample s's negative into ``negs[slot]`` (a failed draw counted in
-    ``stats[0]``) and prefetch the rows of its user, its item and the negative. Returns the new state."""
-    group_ptr, group_items, cdf, log_q, seen_ptr, seen_idx, bits = sampler
-    u = su[s]
-    state, j, ok = _draw(state, group_ptr, group_items, cdf, g, u, seen_ptr, seen_idx, bits, tries)
-    if not ok:
-        stats[0] += 1
-    negs[slot] = j
-    prefetch_row(Wu, u)
-    prefetch_row(Wi, si[s])
-    prefetch_row(Wi, j)
-    return state
-
-
-@nb.njit(inline="always")
 def _bpr_plain(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats, hyper):
     """``_pairs`` for BPR with one negative when every row is its own entity's: one pass over the three
     rows for the scores and one for the steps (the same update as ``_pairs``). The negatives are drawn
     ``AHEAD`` samples early (the same draws in the same order) and the rows of that sample prefetched, so
     the memory waits of successive samples overlap instead of adding up."""
-    Wu, Bu, ubm = us[3], us[4], us[8]
-    Wi, Bi, ibm = its[3], its[4], its[8]
-    seen_ptr, seen_idx, bits = sampler[4], sampler[5], sampler[6]
-    lr, lr_b = np.float32(hyper[0]), np.float32(hyper[1])
-    reg, breg = np.float32(hyper[2]), np.float32(hyper[3])
-    tries = int(hyper[7])
-    d = Wu.shape[1]
-    one = np.float32(1.0)
-    decay = one - lr * reg
-    state = np.uint64(seed)
-    total = 0.0
+    Wu, Bu, ubm, Wi, Bi, ibm = us[3], us[4], us[8], its[3], its[4], its[8]
+    group_ptr, group_items, cdf, log_q, seen_ptr, seen_idx, bits = sampler
+    lr, lr_b, reg, breg = np.float32(hyper[0]), np.float32(hyper[1]), np.float32(hyper[2]), np.float32(hyper[3])
+    tries, d, one = int(hyper[7]), Wu.shape[1], np.float32(1.0)
+    decay, state, total = one - lr * reg, np.uint64(seed), 0.0
     negs = np.empty(RING, dtype=np.int32)
     search = seen_ptr.shape[0] > 0 and bits.shape[0] == 0
     for t in range(start, end + 2 * AHEAD):
@@ -394,7 +372,15 @@ def _bpr_plain(samples, start, end, su, si, sw, us, its, sampler, g, seed, stats
             prefetch_seen(seen_ptr, seen_idx, su[samples[t]])
         k = t - AHEAD  # stage 2: draw the negative of sample k and prefetch its rows
         if start <= k < end:
-            state = _draw_ahead(state, samples[k], su, si, Wu, Wi, sampler, g, tries, negs, k % RING, stats)
+            s = samples[k]
+            u = su[s]
+            state, j, ok = _draw(state, group_ptr, group_items, cdf, g, u, seen_ptr, seen_idx, bits, tries)
+            if not ok:
+                stats[0] += 1
+            negs[k % RING] = j
+            prefetch_row(Wu, u)
+            prefetch_row(Wi, si[s])
+            prefetch_row(Wi, j)
         k -= AHEAD  # stage 3: the step of sample k
         if k < start:
             continue

@@ -12,6 +12,7 @@ import torch
 from ..encoding import FeatureEncoder, py_values, sorted_values
 from ..nn.embedding import FeatureEmbedding, GroupSpec
 from ..nn.tabular import NUMERIC, TabularNet
+from .. import persistence
 from ..persistence import register
 from ..schema import Categorical, Numeric, emb_size_rule
 from ..training import LabelledRows, Trainer, auto_batch, auto_lr, resolve_device
@@ -23,15 +24,6 @@ from .recommender import mean_logit
 TASKS = ("auto", "regression", "classification")
 NA_LABEL = "#na#"  # the category a missing categorical value becomes (fastai's name for it)
 AUTO_MAX_CLASSES = 20  # task="auto": an integer target with at most this many values is a classification
-
-
-def _plain_json(v):
-    """Tuples as lists, recursively (the JSON config keeps lists)."""
-    if isinstance(v, (list, tuple)):
-        return [_plain_json(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _plain_json(x) for k, x in v.items()}
-    return v
 
 
 @register
@@ -404,11 +396,7 @@ class TabularModel(BaseModel):
     # ------------------------------------------------------------------ persistence
 
     def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        params = self.get_params()
-        tuples = [k for k, v in params.items() if isinstance(v, tuple)]
-        if isinstance(params["emb_dim"], Mapping):
-            params["emb_dim"] = dict(params["emb_dim"])
-        config = {"params": _plain_json(params), "tuple_params": tuples, "task": self.task_,
+        config = {"params": persistence.params_to_json(self.get_params()), "task": self.task_,
                   "categorical": self.categorical_, "numeric": self.numeric_, "targets": self.targets_,
                   "classes": None if self.classes_ is None else py_values(self.classes_),
                   "medians": self.medians_, "na_columns": self.na_columns_, "target_scale": self.target_scale_,
@@ -419,8 +407,8 @@ class TabularModel(BaseModel):
 
     @classmethod
     def _from_state(cls, config: dict, tensors: dict) -> "TabularModel":
-        params = dict(config["params"])
-        for k in config.get("tuple_params", []):
+        params = persistence.params_from_json(config["params"])
+        for k in config.get("tuple_params", []):  # files written before the shared codec
             params[k] = tuple(params[k])
         model = cls(**params)
         model.task_, model.targets_, model.classes_ = config["task"], config["targets"], config["classes"]
