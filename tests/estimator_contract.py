@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import featvec
-from featvec import persistence
+from featvec.io import persistence
 from save_checks import check_interrupted_save
 
 _FITTED: dict = {}

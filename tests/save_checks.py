@@ -6,7 +6,7 @@ from typing import Callable
 
 import pytest
 
-from featvec import persistence
+from featvec.io import persistence
 
 
 def fail_midway(monkeypatch, where: str) -> None:

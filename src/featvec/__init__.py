@@ -1,11 +1,11 @@
 """featvec: embeddings for everything in behavioural and tabular data."""
-from .factors import LatentFactors, latent_factors
-from .evaluation import evaluate
+from featvec.evaluation.factors import LatentFactors, latent_factors
+from featvec.evaluation.ranking import evaluate
 from .models import DeepRecommender, Feat2Vec, ImplicitRecommender, MatrixFactorization, TabularModel, UserModel
-from .lookalike import lookalikes, user_vectors
-from .persistence import load
+from featvec.audience.lookalike import lookalikes, user_vectors
+from featvec.io.persistence import load
 from .schema import Bag, Categorical, Numeric
-from .threads import get_num_threads, set_num_threads
+from featvec.util.threads import get_num_threads, set_num_threads
 from .vectors import Vectors, VectorSet
 
 __version__ = "0.1.0"

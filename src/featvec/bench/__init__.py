@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from typing import Iterable
 
-from .protocol_e import DATASETS, FEATVEC_SYSTEMS, run_protocol_e
-from .protocol_f import DATASETS as F_DATASETS, run_protocol_f
-from .protocol_i import DATASETS as I_DATASETS, run_protocol_i
+from featvec.bench.ratings import DATASETS, FEATVEC_SYSTEMS, run_protocol_e
+from featvec.bench.feat2vec import DATASETS as F_DATASETS, run_protocol_f
+from featvec.bench.implicit import DATASETS as I_DATASETS, run_protocol_i
 from .report import markdown, write_report
 
 PROTOCOLS = ("E", "I", "U", "L", "F", "T", "S", "W")
@@ -31,7 +31,7 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
     if p not in ("E", "I", "S", "F", "L", "U", "T"):
         raise NotImplementedError(f"protocol {p} is not implemented yet (available: E, I, F, L, U, S, T)")
     if p == "T":
-        from .protocol_t import DATASETS as T_DATASETS, THREADS, run_protocol_t
+        from featvec.bench.throughput import DATASETS as T_DATASETS, THREADS, run_protocol_t
 
         rows = run_protocol_t(data_dir, datasets=tuple(datasets) if datasets else T_DATASETS, seeds=seeds,
                               systems=systems, peers=peers, out_dir=out_dir, threads=threads or THREADS,
@@ -39,21 +39,21 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
                               log=lambda msg: print(msg, file=sys.stderr, flush=True))
         return 1 if any("error" in r and r["system"].startswith("featvec.") for r in rows) else 0
     if p == "U":
-        from .protocol_u import run_protocol_u
+        from featvec.bench.user_model import run_protocol_u
 
         rows = run_protocol_u(data_dir, seeds=seeds, systems=systems, peers=peers, out_dir=out_dir,
                               emit=lambda line: print(line, flush=True),
                               log=lambda msg: print(msg, file=sys.stderr, flush=True))
         return 1 if any("error" in r and r["system"].startswith("featvec.") for r in rows) else 0
     if p == "L":
-        from .protocol_l import run_protocol_l
+        from featvec.bench.lookalike import run_protocol_l
 
         rows = run_protocol_l(data_dir, seeds=seeds, systems=systems, peers=peers, out_dir=out_dir,
                               emit=lambda line: print(line, flush=True),
                               log=lambda msg: print(msg, file=sys.stderr, flush=True))
         return 1 if any("error" in r and r["system"].startswith("featvec.") for r in rows) else 0
     if p == "S":
-        from .protocol_s import run_protocol_s
+        from featvec.bench.scale import run_protocol_s
 
         sizes = [str(d).replace("synthetic-", "") for d in datasets] if datasets else ["20M"]
         rows = run_protocol_s(sizes, seeds=seeds, peers=peers, out_dir=out_dir,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..arrays import unique
+from featvec.util.arrays import unique
 
 FACTOR_STD = 0.6  # std of <u, v> for a rating range of width 4 (scaled with the range)
 BIAS_STD = 0.3

@@ -9,8 +9,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..epochs import run_epochs
-from ..threads import get_num_threads, run_parallel
+from featvec.training.epochs import run_epochs
+from featvec.util.threads import get_num_threads, run_parallel
 from .schedule import BlockSchedule, grid_size
 from .slots import Side
 

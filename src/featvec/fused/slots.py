@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..arrays import aligned
+from featvec.util.arrays import aligned
 from ..encoding import EncodedBag
 from ..nn.embedding import FeatureEmbedding
 

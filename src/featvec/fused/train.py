@@ -158,7 +158,7 @@ def _fm_epoch(order, state, offset, arrays, p: int, part: int, seed_epoch: tuple
     """One epoch of ``fm_block`` over ``order`` in rounds of ``part`` records per thread: each of the ``p``
     threads steps its own copy of the tables and of the offset; the copies are merged after each round.
     Returns the summed training loss."""
-    from ..threads import run_parallel
+    from featvec.util.threads import run_parallel
     from .fm import fm_block
 
     unit_arrays, sampler_arrays, hyper = arrays
@@ -200,8 +200,8 @@ def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str
     every epoch, is logged and drives early stopping (``patience``). Returns the history."""
     from types import SimpleNamespace
 
-    from ..epochs import run_epochs
-    from ..threads import get_num_threads
+    from featvec.training.epochs import run_epochs
+    from featvec.util.threads import get_num_threads
     from .engine import SideState, lr_factor, warn_if_diverged
 
     emb = net.embedding

@@ -8,17 +8,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..arrays import unique
-from ..data.group_sampler import GroupSampler, unit_codes
+from featvec.util.arrays import unique
+from featvec.sampling.groups import GroupSampler, unit_codes
 from ..encoding import EncodedBag, FeatureEncoder, take
 from ..nn.embedding import GroupSpec
 from ..nn.feat2vec import Feat2VecNet
-from .. import persistence
-from ..persistence import register
-from ..rows import RecordRows
+from featvec.io import persistence
+from featvec.io.persistence import register
+from featvec.training.rows import RecordRows
 from ..fused.train import fit_fm
 from ..schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
-from ..training import Trainer, resolve_device
+from featvec.training.trainer import Trainer, resolve_device
 from ..validation import as_names, check_frame
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
@@ -65,7 +65,7 @@ class Feat2Vec(BaseModel):
     other group has a vector and no bias, feat2vec's default), False (vector and bias), or a list of
     names. ``objective``: "nce" (uses the sampler's noise probabilities) or "negative_sampling".
     ``negatives`` per record; ``group_alpha``, ``value_alpha`` and ``value_bias`` shape the sampler (see
-    ``featvec.data.group_sampler``). ``deep=True`` adds an MLP over the concatenated vectors (DeepFM).
+    ``featvec.sampling.groups``). ``deep=True`` adds an MLP over the concatenated vectors (DeepFM).
     Training stops early on the validation loss (``valid_frac`` of the records, ``patience`` epochs).
     With ``optimizer="sgd"`` and ``batch_size=1`` (the defaults) every record and its negatives take one
     SGD step (``lr``, L2 ``reg`` on the rows used, ``schedule`` "cosine", "linear" or "constant") in

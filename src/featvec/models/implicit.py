@@ -8,17 +8,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..arrays import distinct_pairs
-from ..data.samplers import NegativeSampler
-from ..evaluation import csr_from_pairs
+from featvec.util.arrays import distinct_pairs
+from featvec.sampling.negatives import NegativeSampler
+from featvec.evaluation.ranking import csr_from_pairs
 from ..fused.train import fit_pairs
-from ..nn.als import CSRMatrix, als, fold_in as als_fold_in
+from featvec.solvers.als import CSRMatrix, als, fold_in as als_fold_in
 from ..nn.fold_in import FoldInNet
 from ..nn.losses import LOSSES
 from ..nn.recommender import ImplicitNet
-from ..persistence import register
-from ..rows import PairRows
-from ..training import LabelledRows, Trainer, resolve_device, seed_everything
+from featvec.io.persistence import register
+from featvec.training.rows import PairRows
+from featvec.training.trainer import LabelledRows, Trainer, resolve_device, seed_everything
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
 from ..vectors import Vectors
 from .recommender import Recommender, id_list

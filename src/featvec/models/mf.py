@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..persistence import register
+from featvec.io.persistence import register
 from .recommender import RatingRecommender
 
 

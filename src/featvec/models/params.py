@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from ..optim import OPTIMIZERS
+from featvec.training.optim import OPTIMIZERS
 
 
 def _int_at_least(low: int):

@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import persistence
+from featvec.io import persistence
 from ..encoding import EncodedBag
-from ..evaluation import csr_from_pairs
+from featvec.evaluation.ranking import csr_from_pairs
 from ..fused.train import fit_ratings
 from ..nn.recommender import RecommenderNet
-from ..rows import RatingRows
+from featvec.training.rows import RatingRows
 from ..schema import Feature, feature_from_dict
-from ..training import Trainer, resolve_device, seed_everything
+from featvec.training.trainer import Trainer, resolve_device, seed_everything
 from ..validation import check_frame, check_no_missing, numeric_values, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel
@@ -88,7 +88,7 @@ class Recommender(BaseModel):
         ``item_features`` describes items unseen in training so they can be scored from their features.
         Top-k by ``argpartition`` over chunks of users, so memory stays bounded for any number of users.
         """
-        from ..evaluation import rank_users
+        from featvec.evaluation.ranking import rank_users
 
         self._check_fitted()
         self.net_.eval()

@@ -12,10 +12,10 @@ import torch
 from ..encoding import FeatureEncoder, py_values, sorted_values
 from ..nn.embedding import FeatureEmbedding, GroupSpec
 from ..nn.tabular import NUMERIC, TabularNet
-from .. import persistence
-from ..persistence import register
+from featvec.io import persistence
+from featvec.io.persistence import register
 from ..schema import Categorical, Numeric, emb_size_rule
-from ..training import LabelledRows, Trainer, auto_batch, auto_lr, resolve_device
+from featvec.training.trainer import LabelledRows, Trainer, auto_batch, auto_lr, resolve_device
 from ..validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel

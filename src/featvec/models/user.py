@@ -14,12 +14,12 @@ import torch
 
 from ..encoding import FeatureEncoder, bag_lists, check_weights, sorted_values, take, weight_lists
 from ..nn.embedding import FeatureEmbedding, GroupSpec
-from ..nn.svd import svd_table
+from featvec.solvers.svd import svd_table
 from ..nn.user import UserNet
-from .. import persistence
-from ..persistence import register
+from featvec.io import persistence
+from featvec.io.persistence import register
 from ..schema import Bag, Categorical, Numeric, emb_size_rule, feature_from_dict, feature_name, feature_to_dict
-from ..training import LabelledRows, Trainer, resolve_device
+from featvec.training.trainer import LabelledRows, Trainer, resolve_device
 from ..validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
 from ..vectors import Vectors, VectorSet
 from .base import BaseModel

@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from ..rows import Feat2VecBatch
+from featvec.training.rows import Feat2VecBatch
 from . import losses
 from .embedding import FeatureEmbedding, GroupSpec
 from .interactions import MLP, fm

@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..rows import PairBatch
+from featvec.training.rows import PairBatch
 from . import losses
 from .embedding import FeatureEmbedding, GroupSpec
 from .interactions import dot

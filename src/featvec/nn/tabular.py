@@ -5,7 +5,7 @@ from typing import Sequence
 
 import torch
 
-from ..training import twice_if_single
+from featvec.training.trainer import twice_if_single
 from . import losses
 from .embedding import GroupSpec
 from .objectives import Regression

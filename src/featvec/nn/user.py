@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..training import twice_if_single
+from featvec.training.trainer import twice_if_single
 from .embedding import FeatureEmbedding, GroupSpec
 from .tower import EmbeddingMLP
 

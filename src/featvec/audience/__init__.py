@@ -1,0 +1,1 @@
+"""Audiences: event tables, bags, balanced user vectors, look-alikes, the segment map."""

@@ -1,0 +1,96 @@
+"""``featvec fit --model user`` and ``featvec infer``: demographics from bags of events."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from featvec.cli.io import load_model, read_table, split_lists
+
+INFER_HELP = "per-user class probabilities from a saved UserModel"
+
+
+def _bag_columns(df: pd.DataFrame, specs: list[str], pooling: str = "mean") -> tuple[list, pd.DataFrame]:
+    """Bags from specs ``COL[:WEIGHTS][:SEP]`` (text cells split on SEP, default '|')."""
+    from featvec.schema import Bag
+
+    bags, df = [], df.copy()
+    for spec in specs:
+        col, _, rest = spec.partition(":")
+        weights, _, sep = rest.partition(":")
+        for c in [col] + ([weights] if weights else []):
+            if c not in df.columns:
+                raise ValueError(f"--bags {spec!r}: no column {c!r}; the file has {list(df.columns)}")
+            df[c] = split_lists(df[c], sep or "|")
+        if weights:
+            df[weights] = df[weights].map(lambda ws: [float(w) for w in ws])
+        bags.append(Bag(col, weights=weights or None, pooling=pooling))
+    return bags, df
+
+
+def fit_user(args) -> int:
+    from featvec import UserModel
+
+    if not args.bags or not args.targets:
+        raise ValueError("--model user needs --bags (list columns) and --targets (columns to predict)")
+    df = read_table(args.records, "records")
+    small = getattr(args, "small_data", False)
+    bags, df = _bag_columns(df, args.bags, "tfidf" if small else "mean")
+    params = {"attributes": args.attributes or [], "seed": args.seed, "show_progress": args.progress}
+    for name in ("dim", "epochs", "lr", "batch_size", "valid_frac"):
+        if getattr(args, name, None) is not None:
+            params[name] = getattr(args, name)
+    if small:
+        dim = params.pop("dim", 32)
+        bags = [replace(b, dim=dim) for b in bags]
+        model = UserModel.small_data(bags, args.targets, **params).fit(df)
+    else:
+        model = UserModel(bags=bags, targets=args.targets, **params).fit(df)
+    print(f"fitted UserModel on {len(df):,} users from {args.records}: bags {[b.column for b in bags]}, "
+          f"targets {args.targets}")
+    print(pd.DataFrame(model.history_).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print("temperatures " + ", ".join(f"{k} {v:.3f}" for k, v in model.temperatures_.items()))
+    if args.out:
+        print(f"saved the model to {model.save(Path(args.out).expanduser())}")
+    return 0
+
+
+def add_infer_parser(sub, formatter) -> None:
+    p = sub.add_parser("infer", formatter_class=formatter, help=INFER_HELP,
+                       description="Write every user's calibrated class probabilities for every target of a "
+                                   "saved UserModel (one column per target=class) and the predicted classes.",
+                       epilog="example:\n  featvec infer --model-dir user-model --records users.csv --bags "
+                              "movies genres --out probs.csv")
+    p.add_argument("--model-dir", required=True, metavar="DIR", help="folder of a saved UserModel")
+    p.add_argument("--records", required=True, metavar="FILE", help="one row per user, with the model's bag columns")
+    p.add_argument("--bags", nargs="+", default=[], metavar="COL[:WEIGHTS][:SEP]",
+                   help="text list columns to split (Parquet list columns need nothing)")
+    p.add_argument("--id-col", metavar="COL", help="a column to copy into the output (default: the first column)")
+    p.add_argument("--out", metavar="FILE", help="CSV to write (default: print)")
+    p.set_defaults(func=cmd_infer)
+
+
+def cmd_infer(args) -> int:
+    from featvec import UserModel
+
+    model = load_model(args.model_dir)
+    if not isinstance(model, UserModel):
+        raise ValueError(f"{args.model_dir} holds a {type(model).__name__}, not a UserModel")
+    df = read_table(args.records, "records")
+    _, df = _bag_columns(df, args.bags)
+    id_col = args.id_col or df.columns[0]
+    if id_col not in df.columns:
+        raise ValueError(f"--id-col {id_col!r}: no such column; the file has {list(df.columns)}")
+    out = df[[id_col]].copy()
+    pred = model.predict(df)
+    for target, proba in model.predict_proba(df).items():
+        out[target] = pred[target].to_numpy()
+        for c in proba.columns:
+            out[f"{target}={c}"] = proba[c].to_numpy()
+    if args.out:
+        out.to_csv(args.out, index=False)
+        print(f"wrote {len(out):,} users' probabilities to {args.out}")
+    else:
+        print(out.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0

@@ -1,0 +1,1 @@
+"""Negative samplers: per-user item negatives, feat2vec's group resampler."""

@@ -1,0 +1,1 @@
+"""Closed-form and iterative solvers: implicit ALS by conjugate gradient, randomised SVD."""

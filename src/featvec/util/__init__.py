@@ -1,0 +1,1 @@
+"""Low-level helpers: array routines and the thread pool."""
