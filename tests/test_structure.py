@@ -1,5 +1,7 @@
-"""The package's import graph, read from the source: no module imports another module's private name, and
-no two modules import each other (directly or round a longer loop), counting imports inside functions."""
+"""The package's import graph, read from the source: no module imports another module's private name, no two
+modules import each other (directly or round a longer loop), counting imports inside functions, and the command
+line sits on top: nothing in the library imports ``featvec.cli``, and inside it imports run one way (the parser
+in ``cli/__init__`` -> the commands -> ``cli.io`` -> the library)."""
 from __future__ import annotations
 
 import ast
@@ -66,3 +68,26 @@ def test_no_import_cycles_between_modules():
     for m in sorted(graph):
         if m not in state:
             visit(m)
+
+
+def _module_edges(mods: dict[str, Path]):
+    """(module, imported module) for every ``from featvec... import``, ``from pkg import submodule`` resolved."""
+    for m, t, n in _imports(mods):
+        yield m, (f"{t}.{n}" if f"{t}.{n}" in mods else t)
+
+
+def test_the_library_does_not_import_the_command_line():
+    up = sorted({(m, t) for m, t in _module_edges(_modules())
+                 if (t == "featvec.cli" or t.startswith("featvec.cli.")) and not m.startswith("featvec.cli")})
+    assert up == []
+
+
+def test_command_line_imports_run_one_way():
+    """A command imports no other command (only ``cli.io``); ``cli.io`` imports nothing of the command line."""
+    wrong = []
+    for m, t in _module_edges(_modules()):
+        if not m.startswith("featvec.cli.") or m == "featvec.cli.__main__" or not t.startswith("featvec.cli"):
+            continue
+        if m == "featvec.cli.io" or t != "featvec.cli.io":
+            wrong.append((m, t))
+    assert sorted(set(wrong)) == []

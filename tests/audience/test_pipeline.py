@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from featvec.audience.pipeline import audience_from_events, embed_users
+from featvec.datasets.localytics import EVENTS, USERS
 from featvec.cli import main
 
 STATES = {"CO": (39.7, -105.0), "IN": (39.8, -86.2), "OR": (45.5, -122.7), "GA": (33.7, -84.4), "TX": (30.3, -97.7)}
@@ -52,7 +53,7 @@ def events_file(tmp_path_factory):
 def test_audience_from_events(events_file):
     from featvec.io.readers import read_events
 
-    aud = audience_from_events(read_events(events_file))
+    aud = audience_from_events(read_events(events_file), **EVENTS)
     assert len(aud.users) == 300 and aud.users["session_id"].is_monotonic_increasing
     assert list(aud.funded.columns) == ["Games", "Sports"]
     assert aud.report.varying == ["gender"] and (aud.users["gender"] != "U").all()
@@ -66,8 +67,8 @@ def test_embed_users_learns_that_age_decides(events_file):
     from featvec.io.readers import read_events
     from featvec.audience.lookalike import block_shares, lookalikes
 
-    aud = audience_from_events(read_events(events_file))
-    uv, model = embed_users(aud.users, aud.funded, aud.users, epochs=10, seed=0)
+    aud = audience_from_events(read_events(events_file), **EVENTS)
+    uv, model = embed_users(aud.users, aud.funded, aud.users, epochs=10, seed=0, **USERS)
     assert set(uv.blocks) == {"gender", "age", "marital_status", "device", "location_state", "geo"}
     did = aud.funded["Games"].to_numpy()
     ids = aud.users["session_id"]

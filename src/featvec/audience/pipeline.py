@@ -1,5 +1,6 @@
 """Notebook 001's pipeline as functions: events -> cleaned users -> attribute embeddings (TabularModel) ->
-balanced user vectors -> look-alikes. Defaults fit the Localytics events; every column can be renamed."""
+balanced user vectors -> look-alikes. Dataset-neutral: the columns and the action are arguments (the
+Localytics events' are in ``featvec.datasets.localytics``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,13 +10,6 @@ import numpy as np
 import pandas as pd
 
 from featvec.audience.lookalike import UserVectors, user_vectors
-
-ENTITY = "session_id"
-ATTRIBUTES = ["gender", "age", "marital_status", "device", "location_state", "location_city",
-              "location_latitude", "location_longitude"]
-CATEGORICAL = ["gender", "age", "marital_status", "device", "location_state"]
-GEO = ["location_latitude", "location_longitude"]
-
 
 @dataclass
 class Audience:
@@ -28,23 +22,23 @@ class Audience:
     columns: dict = field(default_factory=dict)
 
 
-def audience_from_events(events: pd.DataFrame, entity: str = ENTITY, attributes: Sequence[str] = ATTRIBUTES,
-                         category: str = "category", event_col: str = "event_name", action: str = "Fund Project",
-                         amount: str = "amount", placeholders=None, conflict: str = "mode") -> Audience:
-    """Clean the attributes (``placeholders`` default: gender "U"), one row per user, and per category
-    whether (and how much) each user did ``action``."""
+def audience_from_events(events: pd.DataFrame, *, entity: str, attributes: Sequence[str], category: str,
+                         event_col: str, action: str, amount: str | None = None, placeholders=None,
+                         conflict: str = "mode") -> Audience:
+    """Clean the attributes (``placeholders``: values that stand for missing, per attribute), one row per user,
+    and per category whether (and how much: the sum of ``amount``, else the count) each user did ``action``."""
     from featvec.audience.events import clean_attributes, entity_table
     from featvec.validation import require_columns
 
     require_columns(events, [entity, category, event_col, *attributes], "events")
-    placeholders = {"gender": ["U"]} if placeholders is None and "gender" in attributes else (placeholders or {})
+    placeholders = placeholders or {}
     clean, report = clean_attributes(events, entity, attributes, placeholders=placeholders, conflict=conflict)
     users = entity_table(clean, entity, attributes)
     acts = clean[clean[event_col] == action]
     if not len(acts):
         raise ValueError(f"no event has {event_col} == {action!r}; event types: {sorted(clean[event_col].unique())}")
     cats = sorted(clean[category].dropna().unique())
-    if amount in clean.columns:
+    if amount is not None and amount in clean.columns:
         amounts = acts.pivot_table(index=entity, columns=category, values=amount, aggfunc="sum", fill_value=0)
     else:
         amounts = acts.groupby([entity, category]).size().unstack(fill_value=0)
@@ -54,9 +48,8 @@ def audience_from_events(events: pd.DataFrame, entity: str = ENTITY, attributes:
     return Audience(users, counts > 0, amounts, report, {"entity": entity, "category": category})
 
 
-def embed_users(train: pd.DataFrame, funded: pd.DataFrame, everyone: pd.DataFrame, entity: str = ENTITY,
-                categorical: Sequence[str] = CATEGORICAL, geo: Sequence[str] = GEO, weights=None, seed: int = 0,
-                **params) -> tuple[UserVectors, object]:
+def embed_users(train: pd.DataFrame, funded: pd.DataFrame, everyone: pd.DataFrame, *, entity: str,
+                categorical: Sequence[str], geo: Sequence[str] = (), weights=None, seed: int = 0, **params) -> tuple[UserVectors, object]:
     """Learn attribute embeddings with a TabularModel on the ``train`` users (one row per user x category,
     target: did the action in that category, the category an input), then build balanced user vectors
     for ``everyone``: one block per categorical attribute plus a standardised ``geo`` block."""

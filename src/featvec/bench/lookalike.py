@@ -32,7 +32,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from featvec.audience.pipeline import CATEGORICAL
+from featvec.datasets.localytics import CATEGORICAL, EVENTS, GEO, USERS
 from featvec.bench.measure import Timer, known_names, run_job
 
 DATASETS = ("localytics",)
@@ -44,7 +44,7 @@ def load_users(path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     from featvec.audience.pipeline import audience_from_events
     from featvec.io.readers import read_events
 
-    a = audience_from_events(read_events(path))
+    a = audience_from_events(read_events(path), **EVENTS)
     return a.users, a.funded, a.amounts
 
 
@@ -163,13 +163,13 @@ class LookalikeJob:
     params: dict
 
     def __call__(self) -> dict:
-        from featvec.audience.pipeline import GEO, embed_users
+        from featvec.audience.pipeline import embed_users
         from featvec.audience.lookalike import block_shares, user_vectors
 
         t = self.task
         everyone = pd.concat([t.train, t.test], ignore_index=True)
         with Timer() as timer:
-            uv, model = embed_users(t.train, t.funded, everyone, seed=t.seed, **self.params)
+            uv, model = embed_users(t.train, t.funded, everyone, seed=t.seed, **{**USERS, **self.params})
         # notebook 001's way, for comparison: the raw blocks concatenated (latitude/longitude in degrees)
         raw = user_vectors(everyone, "session_id", vectors={c: model.vectors_[c] for c in CATEGORICAL},
                            numeric={"geo": GEO}, normalize=False)

@@ -76,3 +76,13 @@ def similar_values(model, args, emit) -> int:
         raise ValueError(f"unknown value(s) {bad}; values look like {json.dumps([str(v) for v in labels[:3]])}")
     emit(model.similar([known[v] for v in args.values], k=args.k, groups=args.groups), args.format)
     return 0
+
+
+def add_fit_options(p) -> None:
+    """``featvec fit``'s feat2vec options, as one group of the fit parser ``p``."""
+    g = p.add_argument_group("feat2vec")
+    g.add_argument("--groups", nargs="+", metavar="SPEC", help="feat2vec " + GROUPS_HELP)
+    g.add_argument("--tie", action="append", metavar="G1,G2", help="feat2vec: groups resampled together (repeatable)")
+    g.add_argument("--bias-only", nargs="+", metavar="GROUP", help="feat2vec: groups with a bias and no vector")
+    g.add_argument("--objective", choices=["nce", "negative_sampling"], default="nce", help="feat2vec objective")
+    g.add_argument("--negatives", type=int, help="feat2vec: negatives per record (default 5)")

@@ -1,7 +1,11 @@
 """What the command line reads: tables from files (by extension), ratings with named columns, saved models,
-and list cells. The commands import from here; this module imports only the library."""
+and list cells; what they write (tables as text, CSV or JSON); the options and help formatting every command
+shares. The commands import from here; this module imports only the library."""
 from __future__ import annotations
 
+import argparse
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +85,111 @@ def split_lists(col: pd.Series, sep: str) -> pd.Series:
         return [v for v in text.split(sep) if v] if text else []
 
     return col.map(one)
+
+
+# ---------------------------------------------------------------- shared by the commands
+
+FILE_HELP = ("Rating files: .csv (comma), .tsv/.data/.base/.test (tab), .dat ('::'), .parquet; optionally "
+             ".gz-compressed. A file without a header row (like MovieLens u.data) is read as user, item, rating, "
+             "timestamp.")
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the descriptions' line breaks; appends a default where there is one worth showing."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.default not in (None, False, argparse.SUPPRESS) and "default" not in text
+                and action.option_strings):
+            shown = " ".join(map(str, action.default)) if isinstance(action.default, list) else action.default
+            text += f" (default: {shown})"
+        return text
+
+
+def data_dir(args):
+    if args.data:
+        return args.data
+    from featvec.datasets import find_data_dir
+
+    return find_data_dir()
+
+
+def load_dataset(args):
+    from featvec.datasets import load_movielens
+
+    return load_movielens(args.dataset, data_dir=data_dir(args))
+
+
+def parse_ids(raw: list[str], known: list, what: str) -> list:
+    """Command-line ids (strings) as the type of the model's ids."""
+    sample = known[:100]
+    if sample and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in sample):
+        kind, conv = "integers", int
+    elif sample and all(isinstance(v, (float, np.floating)) for v in sample):
+        kind, conv = "numbers", float
+    else:
+        return [str(x) for x in raw]
+    out = []
+    for x in raw:
+        try:
+            out.append(conv(x))
+        except ValueError:
+            raise ValueError(f"{what} id {x!r} is not valid: this model's {what} ids are {kind}") from None
+    return out
+
+
+def item_titles(args, item_col: str) -> pd.Series | None:
+    """Item id -> title from --titles FILE or the items of --dataset; None when neither was given."""
+    if getattr(args, "titles", None):
+        df = read_table(args.titles, "titles")
+        if "title" not in df.columns:
+            raise ValueError(f"titles file {args.titles} needs a 'title' column; it has {list(df.columns)[:20]}")
+        id_col = item_col if item_col in df.columns else df.columns[0]
+        if id_col == "title":
+            raise ValueError(f"titles file {args.titles} needs an item id column ({item_col!r} or the first one)")
+        return df.drop_duplicates(id_col).set_index(id_col)["title"]
+    if getattr(args, "dataset", None):
+        items = load_dataset(args).items
+        return items.drop_duplicates("item_id").set_index("item_id")["title"]
+    return None
+
+
+def emit(df: pd.DataFrame, fmt: str) -> None:
+    if fmt == "csv":
+        df.to_csv(sys.stdout, index=False)
+    elif fmt == "json":
+        print(df.to_json(orient="records", force_ascii=False))
+    else:
+        print(df.to_string(index=False) if len(df) else "(nothing)")
+
+
+def errors(pred: np.ndarray, y: np.ndarray) -> dict:
+    d = np.asarray(pred, np.float64) - np.asarray(y, np.float64)
+    return {"rmse": float(np.sqrt(np.mean(d ** 2))), "mae": float(np.mean(np.abs(d))), "n": int(len(d))}
+
+
+def add_cols(p, defaults: tuple | None) -> None:
+    u, i, r = defaults or (None, None, None)
+    tail = " (default: the model's)" if defaults is None else ""
+    p.add_argument("--user-col", default=u, help="user id column" + tail)
+    p.add_argument("--item-col", default=i, help="item id column" + tail)
+    p.add_argument("--rating-col", default=r, help="rating column" + tail)
+
+
+def add_data(p) -> None:
+    p.add_argument("--data", default=os.environ.get("FEATVEC_DATA"), metavar="DIR",
+                   help="folder holding the datasets (ml-100k/, ...); default $FEATVEC_DATA, else ../shared/data "
+                        "when found")
+
+
+def add_titles(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--titles", metavar="FILE",
+                   help="table with the item id (the model's item column, else the first column) and a 'title' "
+                        "column, to show titles")
+    g.add_argument("--dataset", metavar="NAME", help="take the titles from this MovieLens dataset (see --data)")
+    add_data(p)
+
+
+def add_format(p) -> None:
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")

@@ -47,17 +47,18 @@ def _weights(items: list[str]) -> dict:
 
 
 def cmd_lookalike(args) -> int:
-    from featvec.audience.pipeline import GEO, audience_from_events, embed_users
+    from featvec.audience.pipeline import audience_from_events, embed_users
+    from featvec.datasets.localytics import EVENTS, GEO, USERS
     from featvec.io.readers import read_events
     from featvec.audience.lookalike import block_shares, lookalikes
     from featvec.audience.segment_map import segment_map
 
-    aud = audience_from_events(read_events(args.events))
+    aud = audience_from_events(read_events(args.events), **EVENTS)
     print(aud.report.text())
     if args.category not in aud.funded.columns:
         raise ValueError(f"unknown category {args.category!r}; categories: {list(aud.funded.columns)}")
     weights = _weights(args.weight)
-    uv, _ = embed_users(aud.users, aud.funded, aud.users, weights=weights or None, seed=args.seed)
+    uv, _ = embed_users(aud.users, aud.funded, aud.users, weights=weights or None, seed=args.seed, **USERS)
     against = None
     if args.seed_user == "top":
         seed = [aud.amounts[args.category].idxmax()]

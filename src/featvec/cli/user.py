@@ -94,3 +94,15 @@ def cmd_infer(args) -> int:
     else:
         print(out.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0
+
+
+def add_fit_options(p) -> None:
+    """``featvec fit``'s user-model options, as one group of the fit parser ``p``."""
+    g = p.add_argument_group("user")
+    g.add_argument("--bags", nargs="+", metavar="COL[:WEIGHTS][:SEP]", help="user model: list columns (text split "
+                   "on SEP, default '|'), optional weights column")
+    g.add_argument("--targets", nargs="+", metavar="COL", help="user model: columns to predict together")
+    g.add_argument("--attributes", nargs="+", metavar="COL", help="user model: extra categorical inputs")
+    g.add_argument("--small-data", action="store_true",
+                   help="user model: UserModel.small_data's recipe for hundreds to a few thousand users (TF-IDF "
+                        "bags, a wide linear part, frozen SVD bag tables)")
