@@ -1,12 +1,12 @@
 """featvec: embeddings for everything in behavioural and tabular data."""
+from featvec.audience.lookalike import lookalikes, user_vectors
 from featvec.evaluation.factors import LatentFactors, latent_factors
 from featvec.evaluation.ranking import evaluate
-from .models import DeepRecommender, Feat2Vec, ImplicitRecommender, MatrixFactorization, TabularModel, UserModel
-from featvec.audience.lookalike import lookalikes, user_vectors
 from featvec.io.persistence import load
-from .schema import Bag, Categorical, Numeric
+from featvec.models import DeepRecommender, Feat2Vec, ImplicitRecommender, MatrixFactorization, TabularModel, UserModel
+from featvec.schema import Bag, Categorical, Numeric
 from featvec.util.threads import get_num_threads, set_num_threads
-from .vectors import Vectors, VectorSet
+from featvec.vectors import Vectors, VectorSet
 
 __version__ = "0.1.0"
 __all__ = ["Feat2Vec", "TabularModel", "UserModel", "lookalikes", "user_vectors", "MatrixFactorization", "DeepRecommender", "ImplicitRecommender", "evaluate", "load", "Categorical", "Numeric", "Bag", "Vectors",

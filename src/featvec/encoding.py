@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from featvec.schema import Bag, Categorical, Feature, Numeric, check_unique_names, feature_name
 from featvec.util.arrays import lookup, lookup_table, unique
-from .schema import Bag, Categorical, Feature, Numeric, check_unique_names, feature_name
-from .validation import check_no_missing, numeric_values, plain, require_columns
+from featvec.validation import check_no_missing, numeric_values, plain, require_columns
 
 
 def py_values(values) -> list:

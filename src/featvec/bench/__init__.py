@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from typing import Iterable
 
-from featvec.bench.ratings import DATASETS, FEATVEC_SYSTEMS, run_protocol_e
 from featvec.bench.feat2vec import DATASETS as F_DATASETS, run_protocol_f
 from featvec.bench.implicit import DATASETS as I_DATASETS, run_protocol_i
-from .report import markdown, write_report
+from featvec.bench.ratings import DATASETS, FEATVEC_SYSTEMS, run_protocol_e
+from featvec.bench.report import markdown, write_report
 
 PROTOCOLS = ("E", "I", "U", "L", "F", "T", "S", "W")
 

@@ -33,8 +33,8 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from featvec.evaluation.metrics import percentile_rank, rank_counts
 from featvec.bench.measure import Timer, known_names, run_job
+from featvec.evaluation.metrics import percentile_rank, rank_counts
 
 DATASETS = ("ml-100k",)
 GROUP_COLUMNS = ["user_id", "item_id", "genres", "gender", "age", "occupation", "rating"]

@@ -26,9 +26,9 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from featvec.evaluation.ranking import csr_from_pairs, full_ranking
 from featvec.bench.measure import Timer, known_names, run_job
 from featvec.bench.peers_implicit import GRIDS, PEERS
+from featvec.evaluation.ranking import csr_from_pairs, full_ranking
 
 DATASETS = ("ml-100k", "ml-latest-small")
 

@@ -32,8 +32,8 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from featvec.datasets.localytics import CATEGORICAL, EVENTS, GEO, USERS
 from featvec.bench.measure import Timer, known_names, run_job
+from featvec.datasets.localytics import CATEGORICAL, EVENTS, GEO, USERS
 
 DATASETS = ("localytics",)
 

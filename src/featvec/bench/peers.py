@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .measure import known_names
+from featvec.bench.measure import known_names
 
 COLS = ["user_id", "item_id", "rating"]
 

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from featvec.bench.measure import Timer, run_job
 from featvec.bench.implicit import Task
+from featvec.bench.measure import Timer, run_job
 
 SIZES = {"1M": (6_040, 3_706, 1_000_209), "20M": (138_493, 26_744, 20_000_263)}
 ALS_PARAMS = {"dim": 64, "reg": 0.2, "alpha": 1.0, "reg_exponent": 1.0, "iterations": 15}

@@ -21,8 +21,8 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from featvec.evaluation.metrics import classification_metrics
 from featvec.bench.measure import Timer, known_names, run_job
+from featvec.evaluation.metrics import classification_metrics
 
 TARGETS = ("gender", "age", "occupation")
 DATASETS = ("ml-100k",)

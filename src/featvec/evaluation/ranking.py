@@ -15,8 +15,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from featvec.util.arrays import unique
 from featvec.evaluation.metrics import METRICS, ranking_metrics
+from featvec.util.arrays import unique
 
 CSR = tuple  # (indptr, indices): row u holds indices[indptr[u]:indptr[u + 1]]
 

@@ -9,10 +9,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from featvec.fused.schedule import BlockSchedule, grid_size
+from featvec.fused.slots import Side
 from featvec.training.epochs import run_epochs
 from featvec.util.threads import get_num_threads, run_parallel
-from .schedule import BlockSchedule, grid_size
-from .slots import Side
 
 
 def lr_factor(schedule: str, epoch: int, epochs: int) -> float:

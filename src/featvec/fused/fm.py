@@ -17,7 +17,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .kernels import gather, next_uniform, scatter, softplus, arr, F4, F8, I4, I8, SIDE
+from featvec.fused.kernels import gather, next_uniform, scatter, softplus, arr, F4, F8, I4, I8, SIDE
 
 # units: unit_ptr, unit_groups, group_unit, group_dim (1: has a vector)
 UNITS = nb.types.Tuple((arr(I8), arr(I4), arr(I4), arr(nb.int8)))

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from featvec.encoding import EncodedBag
+from featvec.nn.embedding import FeatureEmbedding
 from featvec.util.arrays import aligned
-from ..encoding import EncodedBag
-from ..nn.embedding import FeatureEmbedding
 
 
 @dataclass

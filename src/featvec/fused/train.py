@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .engine import BlockTrainer
-from .kernels import pair_kernel, rating_kernel
-from .slots import build_side, write_back
+from featvec.fused.engine import BlockTrainer
+from featvec.fused.kernels import pair_kernel, rating_kernel
+from featvec.fused.slots import build_side, write_back
 
 LOSS_CODES = {"bpr": 0, "bce": 1, "sampled_softmax": 2}
 
@@ -159,7 +159,7 @@ def _fm_epoch(order, state, offset, arrays, p: int, part: int, seed_epoch: tuple
     threads steps its own copy of the tables and of the offset; the copies are merged after each round.
     Returns the summed training loss."""
     from featvec.util.threads import run_parallel
-    from .fm import fm_block
+    from featvec.fused.fm import fm_block
 
     unit_arrays, sampler_arrays, hyper = arrays
     n, total = len(order), 0.0
@@ -181,7 +181,7 @@ def _fm_epoch(order, state, offset, arrays, p: int, part: int, seed_epoch: tuple
 
 def _fm_valid_loss(vside, unit_arrays, offset, hyper, seed: int) -> float:
     """The validation records' mean loss: no step (rates 0), the same negatives every epoch."""
-    from .fm import fm_block
+    from featvec.fused.fm import fm_block
 
     v_order, v_slots, v_arrays = vside
     no_step = np.array([0.0, 0.0, hyper[2], hyper[3], hyper[4], 0.0])
@@ -202,7 +202,7 @@ def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str
 
     from featvec.training.epochs import run_epochs
     from featvec.util.threads import get_num_threads
-    from .engine import SideState, lr_factor, warn_if_diverged
+    from featvec.fused.engine import SideState, lr_factor, warn_if_diverged
 
     emb = net.embedding
     side = build_side(emb, inputs, per_group=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 
 from featvec.io import persistence
-from .params import RULES, check, holdout
+from featvec.models.params import RULES, check, holdout
 
 MIN_HOLDOUT_ROWS = 20  # fewer rows than this: no validation rows are held out
 

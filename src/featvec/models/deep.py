@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from featvec.io.persistence import register
-from .recommender import RatingRecommender
+from featvec.models.recommender import RatingRecommender
 
 
 @register

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..encoding import EncodedBag, FeatureEncoder, Vocabulary, take
-from ..nn.embedding import GroupSpec
-from ..schema import Feature, emb_size_rule, feature_from_dict, feature_name, feature_to_dict, infer_features
-from ..validation import check_frame, check_no_missing, plain
+from featvec.encoding import EncodedBag, FeatureEncoder, Vocabulary, take
+from featvec.nn.embedding import GroupSpec
+from featvec.schema import Feature, emb_size_rule, feature_from_dict, feature_name, feature_to_dict, infer_features
+from featvec.validation import check_frame, check_no_missing, plain
 
 ID = "id"
 

@@ -8,20 +8,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from featvec.util.arrays import unique
-from featvec.sampling.groups import GroupSampler, unit_codes
-from ..encoding import EncodedBag, FeatureEncoder, take
-from ..nn.embedding import GroupSpec
-from ..nn.feat2vec import Feat2VecNet
+from featvec.encoding import EncodedBag, FeatureEncoder, take
+from featvec.fused.train import fit_fm
 from featvec.io import persistence
 from featvec.io.persistence import register
+from featvec.models.base import BaseModel
+from featvec.nn.embedding import GroupSpec
+from featvec.nn.feat2vec import Feat2VecNet
+from featvec.sampling.groups import GroupSampler, unit_codes
+from featvec.schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
 from featvec.training.rows import RecordRows
-from ..fused.train import fit_fm
-from ..schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
 from featvec.training.trainer import Trainer, resolve_device
-from ..validation import as_names, check_frame
-from ..vectors import Vectors, VectorSet
-from .base import BaseModel
+from featvec.util.arrays import unique
+from featvec.validation import as_names, check_frame
+from featvec.vectors import Vectors, VectorSet
 
 OBJECTIVES = ("nce", "negative_sampling")
 ALL = "all"

@@ -8,20 +8,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from featvec.util.arrays import distinct_pairs
-from featvec.sampling.negatives import NegativeSampler
 from featvec.evaluation.ranking import csr_from_pairs
-from ..fused.train import fit_pairs
-from featvec.solvers.als import CSRMatrix, als, fold_in as als_fold_in
-from ..nn.fold_in import FoldInNet
-from ..nn.losses import LOSSES
-from ..nn.recommender import ImplicitNet
+from featvec.fused.train import fit_pairs
 from featvec.io.persistence import register
+from featvec.models.recommender import Recommender, id_list
+from featvec.nn.fold_in import FoldInNet
+from featvec.nn.losses import LOSSES
+from featvec.nn.recommender import ImplicitNet
+from featvec.sampling.negatives import NegativeSampler
+from featvec.solvers.als import CSRMatrix, als, fold_in as als_fold_in
 from featvec.training.rows import PairRows
 from featvec.training.trainer import LabelledRows, Trainer, resolve_device, seed_everything
-from ..validation import check_frame, check_no_missing, numeric_values, require_columns
-from ..vectors import Vectors
-from .recommender import Recommender, id_list
+from featvec.util.arrays import distinct_pairs
+from featvec.validation import check_frame, check_no_missing, numeric_values, require_columns
+from featvec.vectors import Vectors
 
 SOLVERS = ("sgd", "als")
 

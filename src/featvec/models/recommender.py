@@ -13,18 +13,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from featvec.io import persistence
-from ..encoding import EncodedBag
+from featvec.encoding import EncodedBag
 from featvec.evaluation.ranking import csr_from_pairs
-from ..fused.train import fit_ratings
-from ..nn.recommender import RecommenderNet
+from featvec.fused.train import fit_ratings
+from featvec.io import persistence
+from featvec.models.base import BaseModel
+from featvec.models.entities import ID, EntityTable
+from featvec.nn.recommender import RecommenderNet
+from featvec.schema import Feature, feature_from_dict
 from featvec.training.rows import RatingRows
-from ..schema import Feature, feature_from_dict
 from featvec.training.trainer import Trainer, resolve_device, seed_everything
-from ..validation import check_frame, check_no_missing, numeric_values, require_columns
-from ..vectors import Vectors, VectorSet
-from .base import BaseModel
-from .entities import ID, EntityTable
+from featvec.validation import check_frame, check_no_missing, numeric_values, require_columns
+from featvec.vectors import Vectors, VectorSet
 
 IMPLICIT = "rated_items"
 

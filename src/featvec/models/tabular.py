@@ -9,17 +9,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..encoding import FeatureEncoder, py_values, sorted_values
-from ..nn.embedding import FeatureEmbedding, GroupSpec
-from ..nn.tabular import NUMERIC, TabularNet
+from featvec.encoding import FeatureEncoder, py_values, sorted_values
 from featvec.io import persistence
 from featvec.io.persistence import register
-from ..schema import Categorical, Numeric, emb_size_rule
+from featvec.models.base import BaseModel
+from featvec.models.recommender import mean_logit
+from featvec.nn.embedding import FeatureEmbedding, GroupSpec
+from featvec.nn.tabular import NUMERIC, TabularNet
+from featvec.schema import Categorical, Numeric, emb_size_rule
 from featvec.training.trainer import LabelledRows, Trainer, auto_batch, auto_lr, resolve_device
-from ..validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
-from ..vectors import Vectors, VectorSet
-from .base import BaseModel
-from .recommender import mean_logit
+from featvec.validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
+from featvec.vectors import Vectors, VectorSet
 
 TASKS = ("auto", "regression", "classification")
 NA_LABEL = "#na#"  # the category a missing categorical value becomes (fastai's name for it)

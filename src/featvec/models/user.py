@@ -12,19 +12,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..encoding import FeatureEncoder, bag_lists, check_weights, sorted_values, take, weight_lists
-from ..nn.embedding import FeatureEmbedding, GroupSpec
-from featvec.solvers.svd import svd_table
-from ..nn.user import UserNet
+from featvec.encoding import FeatureEncoder, bag_lists, check_weights, sorted_values, take, weight_lists
 from featvec.io import persistence
 from featvec.io.persistence import register
-from ..schema import Bag, Categorical, Numeric, emb_size_rule, feature_from_dict, feature_name, feature_to_dict
+from featvec.models.base import BaseModel
+from featvec.models.params import RULES
+from featvec.models.tabular import NA_LABEL
+from featvec.nn.embedding import FeatureEmbedding, GroupSpec
+from featvec.nn.user import UserNet
+from featvec.schema import Bag, Categorical, Numeric, emb_size_rule, feature_from_dict, feature_name, feature_to_dict
+from featvec.solvers.svd import svd_table
 from featvec.training.trainer import LabelledRows, Trainer, resolve_device
-from ..validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
-from ..vectors import Vectors, VectorSet
-from .base import BaseModel
-from .params import RULES
-from .tabular import NA_LABEL
+from featvec.validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
+from featvec.vectors import Vectors, VectorSet
 
 MISSING = -1  # the class position of a missing label: its row adds nothing to that task's loss
 LOG_T_RANGE = (math.log(0.05), math.log(20.0))  # temperatures are searched in [0.05, 20]

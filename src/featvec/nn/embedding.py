@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..encoding import EncodedBag
+from featvec.encoding import EncodedBag
 
 
 @dataclass

@@ -6,10 +6,10 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
+from featvec.nn import losses
+from featvec.nn.embedding import FeatureEmbedding, GroupSpec
+from featvec.nn.interactions import MLP, fm
 from featvec.training.rows import Feat2VecBatch
-from . import losses
-from .embedding import FeatureEmbedding, GroupSpec
-from .interactions import MLP, fm
 
 
 class Feat2VecNet(nn.Module):

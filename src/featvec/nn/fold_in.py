@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import losses
+from featvec.nn import losses
 
 
 class FoldInNet(nn.Module):

@@ -7,12 +7,12 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from featvec.nn import losses
+from featvec.nn.embedding import FeatureEmbedding, GroupSpec
+from featvec.nn.interactions import dot
+from featvec.nn.objectives import Regression
+from featvec.nn.tower import EmbeddingMLP
 from featvec.training.rows import PairBatch
-from . import losses
-from .embedding import FeatureEmbedding, GroupSpec
-from .interactions import dot
-from .objectives import Regression
-from .tower import EmbeddingMLP
 
 
 class RecommenderNet(EmbeddingMLP):

@@ -5,11 +5,11 @@ from typing import Sequence
 
 import torch
 
+from featvec.nn import losses
+from featvec.nn.embedding import GroupSpec
+from featvec.nn.objectives import Regression
+from featvec.nn.tower import EmbeddingMLP
 from featvec.training.trainer import twice_if_single
-from . import losses
-from .embedding import GroupSpec
-from .objectives import Regression
-from .tower import EmbeddingMLP
 
 NUMERIC = "#numeric"  # the encoder's name for the group of numeric inputs
 

@@ -6,8 +6,8 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from .embedding import FeatureEmbedding, GroupSpec
-from .interactions import MLP
+from featvec.nn.embedding import FeatureEmbedding, GroupSpec
+from featvec.nn.interactions import MLP
 
 
 class EmbeddingMLP(nn.Module):

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from featvec.nn.embedding import FeatureEmbedding, GroupSpec
+from featvec.nn.tower import EmbeddingMLP
 from featvec.training.trainer import twice_if_single
-from .embedding import FeatureEmbedding, GroupSpec
-from .tower import EmbeddingMLP
 
 
 class UserNet(EmbeddingMLP):

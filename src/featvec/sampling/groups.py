@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from featvec.util.arrays import unique
 from featvec.encoding import EncodedBag
+from featvec.util.arrays import unique
 
 
 def value_codes(value) -> np.ndarray:

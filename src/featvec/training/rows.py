@@ -8,9 +8,9 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from featvec.encoding import EncodedBag, take, to_device
 from featvec.sampling.groups import GroupSampler
 from featvec.sampling.negatives import NegativeSampler
-from featvec.encoding import EncodedBag, take, to_device
 
 
 class RatingRows:

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from featvec.encoding import EncodedBag, take
-from featvec.training.optim import make_optimizer
 from featvec.training.epochs import run_epochs
+from featvec.training.optim import make_optimizer
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
