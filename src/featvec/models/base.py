@@ -1,10 +1,11 @@
-"""What every preset shares: scikit-learn style parameters and persistence."""
+"""What every preset shares: scikit-learn style parameters, the one fit, and persistence."""
 from __future__ import annotations
 
 import inspect
 
 from featvec.io import persistence
 from featvec.models.params import RULES, check, holdout
+from featvec.training.trainer import resolve_device, seed_everything
 
 MIN_HOLDOUT_ROWS = 20  # fewer rows than this: no validation rows are held out
 
@@ -39,6 +40,63 @@ class BaseModel:
         if not self._uses_valid() or not float(self.valid_frac) or n < MIN_HOLDOUT_ROWS:
             return None
         return holdout(n, self.valid_frac, self.seed)
+
+    def _fit(self, data, valid=None, **side) -> "BaseModel":
+        """The one fit of every preset: check the parameters -> check the data (errors name rows of the frame
+        given) -> hold out validation rows by the one rule (``_holdout``) unless ``valid`` is given -> fit the
+        encoders on the training part -> encode both parts as rows -> build the network (seeded) -> train it
+        (the Trainer, or a fused engine over the same epoch loop) -> what the preset keeps after training.
+        A fit that fails leaves the model unfitted, not half-updated."""
+        spec = self._check_params()
+        self.net_ = None
+        data = self._prepare(data, spec, "data", **side)
+        if valid is not None:
+            valid = self._prepare_valid(valid)
+        elif (split := self._holdout(self._n_rows(data))) is not None:
+            data, valid = self._take(data, split[0]), self._take(data, split[1])
+        self._fit_encoders(data)
+        device = resolve_device(self.device)
+        train = self._rows(data, device, True)
+        valid = None if valid is None else self._rows(valid, device, False)
+        seed_everything(self.seed)
+        net = self._build_net(data, train, valid, device)
+        self.history_ = self._train(net, train, valid, device)
+        self._after_fit(net, train, valid)
+        self._vectors = None
+        return self
+
+    # the steps of _fit, each preset's own
+    def _check_params(self):
+        """Check the parameters (``_validate_params``, then the preset's own rules); returns what the
+        preset derives from them, for ``_prepare``."""
+        self._validate_params()
+
+    def _prepare(self, data, spec, what: str, **side):
+        raise NotImplementedError
+
+    def _prepare_valid(self, valid):
+        raise NotImplementedError
+
+    def _n_rows(self, data) -> int:
+        return len(data)
+
+    def _take(self, data, positions):
+        raise NotImplementedError
+
+    def _fit_encoders(self, data) -> None:
+        """Vocabularies, scalings and sizes from the training part only (nothing by default)."""
+
+    def _rows(self, data, device, training: bool):
+        raise NotImplementedError
+
+    def _build_net(self, data, train, valid, device):
+        raise NotImplementedError
+
+    def _train(self, net, train, valid, device) -> list[dict]:
+        raise NotImplementedError
+
+    def _after_fit(self, net, train, valid) -> None:
+        self.net_ = net.eval()
 
     def get_params(self, deep: bool = False) -> dict:
         return {k: getattr(self, k) for k in self._param_names()}

@@ -18,7 +18,7 @@ from featvec.nn.feat2vec import Feat2VecNet
 from featvec.sampling.groups import GroupSampler, unit_codes
 from featvec.schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
 from featvec.training.rows import RecordRows
-from featvec.training.trainer import Trainer, resolve_device
+from featvec.training.trainer import Trainer
 from featvec.util.arrays import unique
 from featvec.validation import as_names, check_frame
 from featvec.vectors import Vectors, VectorSet
@@ -142,56 +142,62 @@ class Feat2Vec(BaseModel):
     def fit(self, data: pd.DataFrame, valid: pd.DataFrame | None = None) -> "Feat2Vec":
         """Learn from the records in ``data`` (one row each). ``valid``: records for the validation loss
         (default: ``valid_frac`` of ``data`` when ``patience`` is set)."""
-        feats = self._check_params()
-        data = check_frame(data, "data")
-        inputs_all = None
-        encoder = FeatureEncoder(feats).fit(data, "data")
-        inputs = encoder.transform(data, "data")
-        vin = None
-        if valid is not None:
-            vin = encoder.transform(check_frame(valid, "valid"), "valid")
-        elif (split := self._holdout(len(data))) is not None:
-            # records held out for early stopping; the vocabularies (and ranking candidates) keep every value
-            keep, held = (torch.as_tensor(p) for p in split)
-            vin = {k: take(v, held) for k, v in inputs.items()}
-            inputs_all, inputs = inputs, {k: take(v, keep) for k, v in inputs.items()}
+        return self._fit(data, valid)
+
+    def _prepare(self, data: pd.DataFrame, feats: list[Feature], what: str) -> dict:
+        """The records encoded. The vocabularies and the ranking candidates keep every value, also those of
+        records then held out for early stopping."""
+        data = check_frame(data, what)
         self.features_ = feats
-        self.encoder_ = encoder
-        self.units_ = self._units(encoder.names)
+        self.encoder_ = FeatureEncoder(feats).fit(data, what)
+        self.units_ = self._units(self.encoder_.names)
         if len(self.units_) < 2:
             raise ValueError("Feat2Vec needs at least two sampling units (groups not all tied together): a "
                              f"negative resamples one unit and keeps the others; units are {self.units_}")
-        self.specs_ = self._specs(encoder)
-        device = resolve_device(self.device)
-        sampler = self._make_sampler(inputs, self.seed)
-        vsampler = None
-        if vin is not None:
-            try:
-                vsampler = self._make_sampler(vin, self.seed + 1)
-            except ValueError as exc:
-                raise ValueError(f"validation records: {exc} (pass more valid records, or valid_frac=0)") from None
-        torch.manual_seed(self.seed)
-        net = Feat2VecNet(self.specs_, self.objective, self.offset, self.deep, self.layers, self.dropout,
-                          self.init_std).to(device)
+        self.specs_ = self._specs(self.encoder_)
+        inputs = self.encoder_.transform(data, what)
+        self.candidates_ = self._candidates(inputs)
+        return {"inputs": inputs, "n": len(data)}
+
+    def _prepare_valid(self, valid: pd.DataFrame) -> dict:
+        valid = check_frame(valid, "valid")
+        return {"inputs": self.encoder_.transform(valid, "valid"), "n": len(valid)}
+
+    def _n_rows(self, part: dict) -> int:
+        return part["n"]
+
+    def _take(self, part: dict, pos: np.ndarray) -> dict:
+        rows = torch.as_tensor(pos)
+        return {"inputs": {k: take(v, rows) for k, v in part["inputs"].items()}, "n": len(pos)}
+
+    def _rows(self, part: dict, device, training: bool) -> tuple:
+        """(the encoded records, their sampler); the validation records' sampler is seeded apart."""
+        if training:
+            return part["inputs"], self._make_sampler(part["inputs"], self.seed)
+        try:
+            return part["inputs"], self._make_sampler(part["inputs"], self.seed + 1)
+        except ValueError as exc:
+            raise ValueError(f"validation records: {exc} (pass more valid records, or valid_frac=0)") from None
+
+    def _build_net(self, data: dict, train: tuple, valid, device) -> Feat2VecNet:
+        return Feat2VecNet(self.specs_, self.objective, self.offset, self.deep, self.layers, self.dropout,
+                           self.init_std).to(device)
+
+    def _train(self, net: Feat2VecNet, train: tuple, valid, device) -> list[dict]:
+        (inputs, sampler), patience = train, self.patience if valid is not None else None
         if self._fused(device):
-            self.history_ = fit_fm(net, inputs, sampler, self.units_, objective=self.objective,
-                                   negatives=int(self.negatives), epochs=self.epochs, lr=self.lr,
-                                   schedule=self.schedule, reg=self.reg, seed=self.seed,
-                                   valid=None if vin is None else (vin, vsampler),
-                                   patience=self.patience if vin is not None else None,
-                                   show_progress=self.show_progress)
-        else:
-            valid_rows = None if vin is None else RecordRows(vin, vsampler, self.negatives, device, fixed=True)
-            trainer = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
-                              self.schedule, self.patience if valid_rows is not None else None, self.seed,
-                              self.show_progress)
-            self.history_ = trainer.fit(net, RecordRows(inputs, sampler, self.negatives, device), device,
-                                        valid_rows)
+            return fit_fm(net, inputs, sampler, self.units_, objective=self.objective,
+                          negatives=int(self.negatives), epochs=self.epochs, lr=self.lr, schedule=self.schedule,
+                          reg=self.reg, seed=self.seed, valid=valid, patience=patience,
+                          show_progress=self.show_progress)
+        valid_rows = None if valid is None else RecordRows(*valid, self.negatives, device, fixed=True)
+        trainer = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
+                          self.schedule, patience, self.seed, self.show_progress)
+        return trainer.fit(net, RecordRows(inputs, sampler, self.negatives, device), device, valid_rows)
+
+    def _after_fit(self, net: Feat2VecNet, train: tuple, valid) -> None:
         self.net_ = net.cpu().eval()
-        _zero_untrained(self.net_, self.specs_, inputs)
-        self.candidates_ = self._candidates(inputs if inputs_all is None else inputs_all)
-        self._vectors = None
-        return self
+        _zero_untrained(self.net_, self.specs_, train[0])
 
     def _fused(self, device) -> bool:
         """Per-record SGD in the fused kernel: the plain FM (no deep part), optimizer "sgd" with batch_size

@@ -18,7 +18,7 @@ from featvec.nn.recommender import ImplicitNet
 from featvec.sampling.negatives import NegativeSampler
 from featvec.solvers.als import CSRMatrix, als, fold_in as als_fold_in
 from featvec.training.rows import PairRows
-from featvec.training.trainer import LabelledRows, Trainer, resolve_device, seed_everything
+from featvec.training.trainer import LabelledRows, Trainer, resolve_device
 from featvec.util.arrays import distinct_pairs
 from featvec.validation import check_frame, check_no_missing, numeric_values, require_columns
 from featvec.vectors import Vectors
@@ -72,9 +72,6 @@ class ImplicitRecommender(Recommender):
                  fold_in_steps: int = 200, valid_frac: float = 0.0, patience: int | None = None, seed: int = 0,
                  device: str = "cpu", show_progress="auto", callbacks: Sequence = ()):
         self._init_params(locals())
-
-    def _uses_valid(self) -> bool:
-        return True  # valid_frac (0 by default) alone asks for the logged validation loss
 
     # ---- settings that depend on the loss and the engine
     def _negatives(self):
@@ -141,15 +138,17 @@ class ImplicitRecommender(Recommender):
         """Learn from ``interactions`` (one row per event: user and item columns, optional ``weight_col``).
         Side tables are keyed by the id column. ``valid`` (or ``valid_frac`` of the pairs) is scored by the
         same loss each epoch (SGD); with ``patience`` training stops early and keeps the best epoch."""
-        self._check_params()
+        return self._fit(interactions, valid, user_features=user_features, item_features=item_features)
+
+    def _prepare(self, interactions: pd.DataFrame, spec, what: str, user_features=None, item_features=None):
+        """The user and item tables, and the distinct (user, item) pairs sorted by user then item, weights
+        summed, zero-weight pairs dropped; each user's items (``seen_``) and the item counts come from all."""
         df, w = self._frame(interactions, "interactions")
         if self.solver == "als" and (user_features is not None or item_features is not None
                                      or self.user_features or self.item_features):
             raise ValueError("solver='als' learns id vectors only; side features need solver='sgd'")
-        seed_everything(self.seed)
         dev = resolve_device(self.device)
         users, items = self._fit_entities(df, user_features, item_features)
-        # distinct (user, item) pairs sorted by user then item, weights summed, zero-weight pairs dropped
         u, i, w = distinct_pairs(users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy()), w)
         if u.size == 0:
             raise ValueError(f"interactions: every row has weight 0 in {self.weight_col!r}; nothing to learn")
@@ -158,12 +157,62 @@ class ImplicitRecommender(Recommender):
         np.cumsum(np.bincount(u, minlength=len(users)), out=ptr[1:])
         self.seen_ = (torch.as_tensor(ptr), torch.as_tensor(i))
         self.item_counts_ = np.bincount(i, minlength=len(items)).astype(np.int64)
+        return u, i, w
+
+    def _prepare_valid(self, valid: pd.DataFrame):
+        vdf, vw = self._frame(valid, "valid")
+        vu, vi = self.users_.rows(vdf[self.user_col].to_numpy()), self.items_.rows(vdf[self.item_col].to_numpy())
+        ok = (vu > 0) & (vi > 0) & (vw > 0)
+        if not ok.any():
+            raise ValueError("valid: no row has both a user and an item seen in training")
+        return vu[ok], vi[ok], vw[ok]
+
+    def _n_rows(self, pairs) -> int:
+        return len(pairs[0])
+
+    def _take(self, pairs, pos: np.ndarray):
+        return tuple(a[pos] for a in pairs)
+
+    def _fit_encoders(self, pairs) -> None:
+        if self.solver == "als":  # ALS solves a vector for every row: min_count does not apply
+            for table in (self.users_, self.items_):
+                table.id_slot = torch.arange(len(table), device=table.id_slot.device)
+            self.users_.id_slot[0] = self.items_.id_slot[0] = 0
+
+    def _rows(self, pairs, device, training: bool):
+        """Training: the pairs (the fused kernels and ALS read them as they are); validation: their rows,
+        with the same negatives every epoch."""
+        return pairs if training else self._pair_rows(*pairs, device, self.seed + 1, fixed=True)
+
+    def _build_net(self, pairs, train, valid, device) -> ImplicitNet:
+        return self._make_net().to(device)
+
+    def _train(self, net: ImplicitNet, train, valid, device) -> list[dict]:
+        u, i, w = train
         if self.solver == "als":
-            self._fit_als(u, i, w, dev)
-        else:
-            self._fit_sgd(u, i, w, dev, valid)
-        self._vectors = self._item_cache = None
-        return self
+            return self._fit_als(net, u, i, w)
+        if self._fused():
+            valid_fn = None
+            if valid is not None:
+                valid_fn = lambda: Trainer().evaluate(net, valid, device)  # noqa: E731
+            probs = self._sampler(device, self.seed).probs.numpy()
+            self.trainer_ = fit_pairs(net, self.users_, self.items_, u, i, w, loss=self.loss,
+                                      negatives=int(self._negatives()), probs=probs,
+                                      seen=self.seen_ if self.reject_seen else None, epochs=self.epochs, lr=self._lr(),
+                                      schedule=self.schedule, reg=self._reg(), temperature=self.temperature,
+                                      seed=self.seed, valid=valid_fn, patience=self.patience,
+                                      callbacks=self.callbacks, show_progress=self.show_progress)
+            return self.trainer_.history
+        self.trainer_ = Trainer(self.epochs, self.batch_size, self._lr(), self.optimizer, self.weight_decay,
+                                self.schedule, self.patience, self.seed, self.show_progress, self.callbacks)
+        return self.trainer_.fit(net, self._pair_rows(u, i, w, device, self.seed), device, valid)
+
+    def _after_fit(self, net: ImplicitNet, train, valid) -> None:
+        self.net_ = net.eval()
+        self._item_cache = None
+
+    def _uses_valid(self) -> bool:
+        return self.solver == "sgd"  # valid_frac (0 by default) alone asks for the logged validation loss
 
     def _make_net(self) -> ImplicitNet:
         return ImplicitNet(self.users_.group_specs(self.dim), self.items_.group_specs(self.dim),
@@ -171,11 +220,7 @@ class ImplicitRecommender(Recommender):
                            reg=self._reg(),
                            temperature=self.temperature, item_bias=self.item_bias and self.solver == "sgd")
 
-    def _fit_als(self, u, i, w, dev) -> None:
-        n_items = len(self.items_)
-        for table in (self.users_, self.items_):  # ALS solves a vector for every row: min_count does not apply
-            table.id_slot = torch.arange(len(table), device=table.id_slot.device)
-        self.users_.id_slot[0] = self.items_.id_slot[0] = 0
+    def _fit_als(self, net: ImplicitNet, u, i, w) -> list[dict]:
         C = CSRMatrix(self.seen_[0], i, 1.0 + self.alpha * w)  # u, i are sorted by (user, item)
         history, t0 = [], time.perf_counter()
 
@@ -184,16 +229,14 @@ class ImplicitRecommender(Recommender):
             history.append({"epoch": it, "seconds": time.perf_counter() - t0})
             t0 = time.perf_counter()
 
-        X, Y = als(C, n_items, self.dim, self._reg(), self.iterations, self.cg_steps, self.seed, callback=log,
-                   reg_exponent=self.reg_exponent)
+        X, Y = als(C, len(self.items_), self.dim, self._reg(), self.iterations, self.cg_steps, self.seed,
+                   callback=log, reg_exponent=self.reg_exponent)
         X[0].zero_()
         Y[0].zero_()
-        self.net_ = self._make_net()
         with torch.no_grad():
-            self.net_.users.tables[0].weight.copy_(X)
-            self.net_.items.tables[0].weight.copy_(Y)
-        self.net_.to(dev).eval()
-        self.history_ = history
+            net.users.tables[0].weight.copy_(X)
+            net.items.tables[0].weight.copy_(Y)
+        return history
 
     def _sampler(self, dev, seed: int) -> NegativeSampler:
         ptr, idx = (t.numpy() for t in self.seen_)
@@ -205,39 +248,6 @@ class ImplicitRecommender(Recommender):
         t = lambda a, dt=torch.long: torch.as_tensor(a, dtype=dt, device=dev)  # noqa: E731
         return PairRows(self.users_, self.items_, t(u), t(i), t(w, torch.float32), self._sampler(dev, seed),
                         self.loss, self._negatives(), freq, fixed_seed=seed if fixed else None)
-
-    def _fit_sgd(self, u, i, w, dev, valid) -> None:
-        valid_rows = None
-        split = self._holdout(len(u)) if valid is None else None
-        if split is not None:
-            keep, held = split
-            valid_rows = self._pair_rows(u[held], i[held], w[held], dev, self.seed + 1, fixed=True)
-            u, i, w = u[keep], i[keep], w[keep]
-        elif valid is not None:
-            vdf, vw = self._frame(valid, "valid")
-            vu, vi = self.users_.rows(vdf[self.user_col].to_numpy()), self.items_.rows(vdf[self.item_col].to_numpy())
-            ok = (vu > 0) & (vi > 0) & (vw > 0)
-            if not ok.any():
-                raise ValueError("valid: no row has both a user and an item seen in training")
-            valid_rows = self._pair_rows(vu[ok], vi[ok], vw[ok], dev, self.seed + 1, fixed=True)
-        self.net_ = self._make_net().to(dev)
-        if self._fused():
-            valid_fn = None
-            if valid_rows is not None:
-                valid_fn = lambda: Trainer().evaluate(self.net_, valid_rows, dev)  # noqa: E731
-            probs = self._sampler(dev, self.seed).probs.numpy()
-            self.trainer_ = fit_pairs(self.net_, self.users_, self.items_, u, i, w, loss=self.loss,
-                                      negatives=int(self._negatives()), probs=probs,
-                                      seen=self.seen_ if self.reject_seen else None, epochs=self.epochs, lr=self._lr(),
-                                      schedule=self.schedule, reg=self._reg(), temperature=self.temperature,
-                                      seed=self.seed, valid=valid_fn, patience=self.patience,
-                                      callbacks=self.callbacks, show_progress=self.show_progress)
-            self.history_ = self.trainer_.history
-            return
-        train = self._pair_rows(u, i, w, dev, self.seed)
-        self.trainer_ = Trainer(self.epochs, self.batch_size, self._lr(), self.optimizer, self.weight_decay,
-                                self.schedule, self.patience, self.seed, self.show_progress, self.callbacks)
-        self.history_ = self.trainer_.fit(self.net_, train, dev, valid_rows)
 
     def _fused(self) -> bool:
         """Per-positive SGD in the fused kernels: optimizer "sgd" with batch_size 1, sampled negatives, CPU."""

@@ -22,7 +22,7 @@ from featvec.models.entities import ID, EntityTable
 from featvec.nn.recommender import RecommenderNet
 from featvec.schema import Feature, feature_from_dict
 from featvec.training.rows import RatingRows
-from featvec.training.trainer import Trainer, resolve_device, seed_everything
+from featvec.training.trainer import Trainer, resolve_device
 from featvec.validation import check_frame, check_no_missing, numeric_values, require_columns
 from featvec.vectors import Vectors, VectorSet
 
@@ -270,50 +270,77 @@ class RatingRecommender(Recommender):
         ``valid`` (or ``valid_frac`` of the ratings, drawn with ``seed``) is scored every epoch; with
         ``patience`` training stops early and keeps the best epoch.
         """
+        return self._fit(ratings, valid, user_features=user_features, item_features=item_features)
+
+    def _check_params(self) -> None:
         self._validate_params()
+        if self._fused() and self.weight_decay:
+            raise ValueError("weight_decay is for torch's optimisers; per-rating SGD (optimizer='sgd', "
+                             "batch_size=1) regularises with reg")
+
+    def _prepare(self, ratings: pd.DataFrame, spec, what: str, user_features=None, item_features=None) -> dict:
         df = self._check_ratings(ratings, "ratings", True)
-        y = numeric_values(df, self.rating_col, "ratings")
-        split = self._holdout(len(df)) if valid is None else None
-        if split is not None:
-            valid, df, y = df.iloc[split[1]], df.iloc[split[0]], y[split[0]]
-        seed_everything(self.seed)
-        dev = resolve_device(self.device)
-        users, items = self._fit_entities(df, user_features, item_features)
+        return {"df": df, "y": numeric_values(df, self.rating_col, "ratings"), "side": (user_features, item_features)}
+
+    def _prepare_valid(self, valid: pd.DataFrame) -> dict:
+        return {"df": self._check_ratings(valid, "valid", need_rating=False)}
+
+    def _n_rows(self, part: dict) -> int:
+        return len(part["df"])
+
+    def _take(self, part: dict, pos: np.ndarray) -> dict:
+        return {"df": part["df"].iloc[pos], "y": part["y"][pos], "side": part["side"]}
+
+    def _fit_encoders(self, part: dict) -> None:
+        """The user and item tables, each user's training items, the range of the ratings."""
+        df, y, dev = part["df"], part["y"], resolve_device(self.device)
+        users, items = self._fit_entities(df, *part["side"])
         u_rows, i_rows = users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy())
         seen_ptr, seen_idx = csr_from_pairs(u_rows, i_rows, len(users))
         if self.implicit:
             users.add_bag(IMPLICIT, EncodedBag.from_csr(seen_ptr, seen_idx, "sqrt"), len(items))
         self.rating_range_ = (float(y.min()), float(y.max()))
+        self.users_, self.items_ = users.to(dev), items.to(dev)
+        self.seen_ = (torch.as_tensor(seen_ptr), torch.as_tensor(seen_idx))
+
+    def _rows(self, part: dict, device, training: bool):
+        """Training: (rows, user rows, item rows, ratings); validation: rows."""
+        if not training:
+            return self._rating_rows(part["df"], "valid", device)
+        df, y = part["df"], part["y"]
+        u_rows = self.users_.rows(df[self.user_col].to_numpy())
+        i_rows = self.items_.rows(df[self.item_col].to_numpy())
+        rows = RatingRows(self.users_, self.items_, torch.as_tensor(u_rows, device=device),
+                          torch.as_tensor(i_rows, device=device), torch.tensor(y, dtype=torch.float32, device=device))
+        return rows, u_rows, i_rows, y
+
+    def _build_net(self, data: dict, train, valid, device) -> RecommenderNet:
         y_range = self.rating_range_ if self.y_range == "auto" else self.y_range
         if y_range is not None and not y_range[1] > y_range[0]:
             y_range = None  # one rating value only: no range to squash into; predictions are that value
-        mean = float(y.mean())
+        mean = float(data["y"].mean())
         offset = mean if y_range is None else mean_logit(mean, y_range)
-        self.users_, self.items_ = users.to(dev), items.to(dev)
-        self.seen_ = (torch.as_tensor(seen_ptr), torch.as_tensor(seen_idx))
-        self.net_ = self._make_net(y_range, offset).to(dev)
-        train = RatingRows(users, items, torch.as_tensor(u_rows, device=dev), torch.as_tensor(i_rows, device=dev),
-                           torch.tensor(y, dtype=torch.float32, device=dev))
-        valid_rows = self._rows(valid, "valid", dev) if valid is not None else None
+        return self._make_net(y_range, offset).to(device)
+
+    def _train(self, net: RecommenderNet, train, valid, device) -> list[dict]:
+        rows, u_rows, i_rows, y = train
         if self._fused():
-            if self.weight_decay:
-                raise ValueError("weight_decay is for torch's optimisers; per-rating SGD (optimizer='sgd', "
-                                 "batch_size=1) regularises with reg")
             valid_fn = None
-            if valid_rows is not None:
-                valid_fn = lambda: Trainer().evaluate(self.net_, valid_rows, dev)  # noqa: E731
-            self.trainer_ = fit_ratings(self.net_, users, items, u_rows, i_rows, y, epochs=self.epochs, lr=self.lr,
-                                        schedule=self.schedule, reg=self.reg, bias_reg=self.bias_reg,
+            if valid is not None:
+                valid_fn = lambda: Trainer().evaluate(net, valid, device)  # noqa: E731
+            self.trainer_ = fit_ratings(net, self.users_, self.items_, u_rows, i_rows, y, epochs=self.epochs,
+                                        lr=self.lr, schedule=self.schedule, reg=self.reg, bias_reg=self.bias_reg,
                                         seed=self.seed, valid=valid_fn, patience=self.patience,
                                         callbacks=self.callbacks, show_progress=self.show_progress)
-            self.history_ = self.trainer_.history
-        else:
-            self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
-                                    self.schedule, self.patience, self.seed, self.show_progress, self.callbacks,
-                                    precision=self.precision)
-            self.history_ = self.trainer_.fit(self.net_, train, dev, valid_rows)
-        self._vectors = self._item_cache = None
-        return self
+            return self.trainer_.history
+        self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
+                                self.schedule, self.patience, self.seed, self.show_progress, self.callbacks,
+                                precision=self.precision)
+        return self.trainer_.fit(net, rows, device, valid)
+
+    def _after_fit(self, net: RecommenderNet, train, valid) -> None:
+        self.net_ = net
+        self._item_cache = None
 
     def _fused(self) -> bool:
         """Per-rating SGD in the fused kernels: the dot interaction, optimizer "sgd" with batch_size 1, CPU."""
@@ -327,7 +354,7 @@ class RatingRecommender(Recommender):
                               reg=self.reg, bias_reg=self.bias_reg,
                               **self._net_kwargs())
 
-    def _rows(self, df, what, dev, user_features=None, item_features=None) -> RatingRows:
+    def _rating_rows(self, df, what, dev, user_features=None, item_features=None) -> RatingRows:
         df = self._check_ratings(df, what, need_rating=False)
         users = self.users_.extend(user_features, "user_features").to(dev) if user_features is not None else self.users_
         items = self.items_.extend(item_features, "item_features").to(dev) if item_features is not None else self.items_
@@ -346,7 +373,7 @@ class RatingRecommender(Recommender):
         """Predicted ratings, clipped to the training range. Unknown ids get the bias-only prediction;
         side tables given here describe users/items unseen in training (cold start)."""
         self._check_fitted()
-        rows = self._rows(df, "data", self._dev, user_features, item_features)
+        rows = self._rating_rows(df, "data", self._dev, user_features, item_features)
         out = np.empty(len(rows), dtype=np.float32)
         self.net_.eval()
         with torch.no_grad():

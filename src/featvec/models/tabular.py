@@ -17,7 +17,7 @@ from featvec.models.recommender import mean_logit
 from featvec.nn.embedding import FeatureEmbedding, GroupSpec
 from featvec.nn.tabular import NUMERIC, TabularNet
 from featvec.schema import Categorical, Numeric, emb_size_rule
-from featvec.training.trainer import LabelledRows, Trainer, auto_batch, auto_lr, resolve_device
+from featvec.training.trainer import LabelledRows, Trainer, auto_batch, auto_lr
 from featvec.validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
 from featvec.vectors import Vectors, VectorSet
 
@@ -202,47 +202,51 @@ class TabularModel(BaseModel):
     def fit(self, df: pd.DataFrame, valid: pd.DataFrame | None = None) -> "TabularModel":
         """Learn from the rows of ``df``. ``valid``: rows for the validation loss (default: ``valid_frac`` of
         ``df`` when ``patience`` is set and there are at least 20 rows)."""
-        cats, nums, targets = self._check_params()
-        df = check_frame(df, "data")
+        return self._fit(df, valid)
+
+    def _prepare(self, df: pd.DataFrame, spec, what: str) -> dict:
+        cats, nums, targets = spec
+        df = check_frame(df, what)
         missing = [t for t in targets if t not in df.columns]
         if missing:
-            raise ValueError(f"data has no target column(s) {missing}; it has {list(df.columns)[:20]}")
-        require_columns(df, cats + nums, "data")
-        self.net_ = None  # a fit that fails on the data leaves the model unfitted, not half-updated
+            raise ValueError(f"{what} has no target column(s) {missing}; it has {list(df.columns)[:20]}")
+        require_columns(df, cats + nums, what)
         self.categorical_, self.numeric_, self.targets_ = cats, nums, targets
         self.task_ = self._resolve_task(df, targets)
         self.classes_ = self._fit_classes(df, targets)
-        y_all = self._target(df, "data")
-        x_all = self._numeric_values(df, "data")  # errors name rows of data, before any split
-        train_df, y, train_pos = df, y_all, np.arange(len(df))
-        if valid is not None:
-            valid = check_frame(valid, "valid")
-        elif (split := self._holdout(len(df))) is not None:
-            train_pos, valid_pos = split
-            train_df, y, valid = df.iloc[train_pos], y_all[train_pos], df.iloc[valid_pos]
+        return self._part(df, what)
 
-        self._fit_preprocessing(train_df, x_all, train_pos, y, cats, nums, targets)
+    def _part(self, df: pd.DataFrame, what: str) -> dict:
+        """The rows with their targets and numeric values (errors name rows of ``what``, before any split)."""
+        return {"df": df, "y": self._target(df, what), "x": self._numeric_values(df, what), "what": what}
 
-        device = resolve_device(self.device)
-        train_rows = LabelledRows(self._encode(train_df, "data"), self._y_tensor(y), device)
-        valid_rows = None
-        if valid is not None:
-            valid_rows = LabelledRows(self._encode(valid, "valid"), self._y_tensor(self._target(valid, "valid")),
-                                     device)
-        torch.manual_seed(self.seed)
+    def _prepare_valid(self, valid: pd.DataFrame) -> dict:
+        return self._part(check_frame(valid, "valid"), "valid")
+
+    def _n_rows(self, part: dict) -> int:
+        return len(part["df"])
+
+    def _take(self, part: dict, pos: np.ndarray) -> dict:
+        return {"df": part["df"].iloc[pos], "y": part["y"][pos], "x": {c: x[pos] for c, x in part["x"].items()},
+                "what": part["what"]}
+
+    def _rows(self, part: dict, device, training: bool) -> LabelledRows:
+        return LabelledRows(self._encode(part["df"], part["what"]), self._y_tensor(part["y"]), device)
+
+    def _build_net(self, data: dict, train: LabelledRows, valid, device) -> TabularNet:
         net = self._make_net()
-        self._init_head(net, y)
-        batch = auto_batch(self.batch_size, len(train_rows))
+        self._init_head(net, data["y"])
         if net.embedding is not None:
-            net.embedding.set_sparse(FeatureEmbedding.sparse_groups(net.embedding.groups, train_rows.inputs, batch))
-        net = net.to(device)
+            batch = auto_batch(self.batch_size, len(train))
+            net.embedding.set_sparse(FeatureEmbedding.sparse_groups(net.embedding.groups, train.inputs, batch))
+        return net.to(device)
+
+    def _train(self, net: TabularNet, train: LabelledRows, valid, device) -> list[dict]:
+        batch = auto_batch(self.batch_size, len(train))
         trainer = Trainer(self.epochs, batch, auto_lr(self.lr, batch, 1e-2, 512), self.optimizer,
-                          self.weight_decay, self.schedule, self.patience if valid_rows is not None else None,
+                          self.weight_decay, self.schedule, self.patience if valid is not None else None,
                           self.seed, self.show_progress, precision=self.precision)
-        self.history_ = trainer.fit(net, train_rows, device, valid_rows)
-        self.net_ = net.eval()
-        self._vectors = None
-        return self
+        return trainer.fit(net, train, device, valid)
 
     def _fit_classes(self, df: pd.DataFrame, targets: list[str]) -> list | None:
         """The classes of a classification target (at least two, no missing values); None for regression."""
@@ -258,12 +262,13 @@ class TabularModel(BaseModel):
             return classes
         return None
 
-    def _fit_preprocessing(self, train_df, x_all: dict, train_pos, y, cats, nums, targets) -> None:
+    def _fit_encoders(self, part: dict) -> None:
         """From the training rows: numeric fill values and missing indicators, the target scaling, the
         encoder and the embedding sizes."""
+        cats, nums, targets, y = self.categorical_, self.numeric_, self.targets_, part["y"]
         self.medians_, self.na_columns_ = {}, []
         for c in nums:
-            x = x_all[c][train_pos]
+            x = part["x"][c]
             med = np.nanmedian(x) if np.isfinite(x).any() else 0.0
             self.medians_[c] = float(med) if np.isfinite(med) else 0.0
             if np.isnan(x).any():
@@ -277,7 +282,7 @@ class TabularModel(BaseModel):
             mean, std = y.mean(0), y.std(0)
             std = np.where(std > 1e-12, std, 1.0)
             self.target_scale_ = {t: (float(m), float(s)) for t, m, s in zip(targets, mean, std)}
-        self.encoder_ = FeatureEncoder(self._features()).fit(self._frame(train_df, "data"), "data")
+        self.encoder_ = FeatureEncoder(self._features()).fit(self._frame(part["df"], "data"), "data")
         self.specs_ = [GroupSpec(c, "categorical", self.encoder_.input_size(c),
                                  self._dim(c, self.encoder_.input_size(c)), bias=False) for c in cats]
         self.embedding_sizes_ = {s.name: s.dim for s in self.specs_}

@@ -22,7 +22,7 @@ from featvec.nn.embedding import FeatureEmbedding, GroupSpec
 from featvec.nn.user import UserNet
 from featvec.schema import Bag, Categorical, Numeric, emb_size_rule, feature_from_dict, feature_name, feature_to_dict
 from featvec.solvers.svd import svd_table
-from featvec.training.trainer import LabelledRows, Trainer, resolve_device
+from featvec.training.trainer import LabelledRows, Trainer
 from featvec.validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
 from featvec.vectors import Vectors, VectorSet
 
@@ -388,56 +388,65 @@ class UserModel(BaseModel):
     def fit(self, df: pd.DataFrame, valid: pd.DataFrame | None = None) -> "UserModel":
         """Learn from the users (rows) of ``df``. ``valid``: rows for early stopping and calibration (default:
         ``valid_frac`` of ``df`` when ``patience`` is set or ``calibrate`` is on and there are >= 20 rows)."""
-        bags, attrs, targets = self._check_params()
-        df = check_frame(df, "data")
+        return self._fit(df, valid)
+
+    def _prepare(self, df: pd.DataFrame, spec, what: str) -> dict:
+        bags, attrs, targets = spec
+        df = check_frame(df, what)
         missing = [t for t in targets if t not in df.columns]
         if missing:
-            raise ValueError(f"data has no target column(s) {missing}; it has {list(df.columns)[:20]}")
-        self.net_ = None  # a fit that fails on the data leaves the model unfitted, not half-updated
+            raise ValueError(f"{what} has no target column(s) {missing}; it has {list(df.columns)[:20]}")
         self.features_, self.targets_ = bags + attrs, targets
         self.bag_names_ = [feature_name(f) for f in bags]
         self.attribute_names_ = [feature_name(f) for f in attrs]
-        self._index(df, "data")
+        self._index(df, what)
         self.classes_ = {t: self._classes(df, t) for t in targets}
         self.class_weights_ = self._class_weights(df)
-        frame = self._frame(df, "data")
-        self._check_inputs(frame, "data")  # errors name rows of data, before any split
-        train_df, train_frame = df, frame
-        if valid is not None:
-            valid = check_frame(valid, "valid")
-        elif (split := self._holdout(len(df))) is not None:
-            train_pos, valid_pos = split
-            train_df, train_frame, valid = df.iloc[train_pos], frame.iloc[train_pos], df.iloc[valid_pos]
-        # vocabularies and scalings come from the training rows only
-        self.encoder_ = FeatureEncoder(self.features_).fit(train_frame, "data")
+        frame = self._frame(df, what)
+        self._check_inputs(frame, what)  # errors name rows of data, before any split
+        return {"df": df, "frame": frame, "what": what}
+
+    def _prepare_valid(self, valid: pd.DataFrame) -> dict:
+        return {"df": check_frame(valid, "valid"), "frame": None, "what": "valid"}
+
+    def _n_rows(self, part: dict) -> int:
+        return len(part["df"])
+
+    def _take(self, part: dict, pos: np.ndarray) -> dict:
+        return {"df": part["df"].iloc[pos], "frame": part["frame"].iloc[pos], "what": part["what"]}
+
+    def _fit_encoders(self, part: dict) -> None:
+        """Vocabularies and scalings from the training rows only."""
+        self.encoder_ = FeatureEncoder(self.features_).fit(part["frame"], "data")
         self.specs_ = [GroupSpec(feature_name(f), f.kind, self.encoder_.input_size(feature_name(f)), self._dim(f),
                                  bias=False) for f in self.features_ if not isinstance(f, Numeric)]
         self.embedding_sizes_ = {s.name: s.dim for s in self.specs_}
 
-        device = resolve_device(self.device)
-        y = self._y(train_df, "data")
-        train_inputs = self.encoder_.transform(train_frame, "data")
-        train_rows = LabelledRows(train_inputs, torch.as_tensor(y), device)
-        valid_rows = valid_inputs = valid_y = None
-        if valid is not None:
-            valid_inputs, valid_y = self._encode(valid, "valid"), self._y(valid, "valid")
-            valid_rows = LabelledRows(valid_inputs, torch.as_tensor(valid_y), device)
-        torch.manual_seed(self.seed)
+    def _rows(self, part: dict, device, training: bool) -> tuple:
+        """(the rows for the trainer, their encoded inputs, their labels)."""
+        frame = part["frame"] if part["frame"] is not None else self._frame(part["df"], part["what"])
+        inputs, y = self.encoder_.transform(frame, part["what"]), self._y(part["df"], part["what"])
+        return LabelledRows(inputs, torch.as_tensor(y), device), inputs, y
+
+    def _build_net(self, data: dict, train: tuple, valid, device) -> UserNet:
+        _, inputs, y = train
         net = self._make_net()
         self.baselines_ = self._baselines(y)
         self._init_head(net)
-        self._init_bags(net, train_inputs)
+        self._init_bags(net, inputs)
         net.wide_l2 = float(self.wide_l2) / (2 * len(y))
-        self._for_training(net, train_inputs, [r for r in (train_rows, valid_rows) if r is not None])
-        net = net.to(device)
+        self._for_training(net, inputs, [r[0] for r in (train, valid) if r is not None])
+        return net.to(device)
+
+    def _train(self, net: UserNet, train: tuple, valid, device) -> list[dict]:
         trainer = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
-                          self.patience if valid_rows is not None else None, self.seed, self.show_progress,
+                          self.patience if valid is not None else None, self.seed, self.show_progress,
                           precision=self.precision)
-        self.history_ = trainer.fit(net, train_rows, device, valid_rows)
+        return trainer.fit(net, train[0], device, None if valid is None else valid[0])
+
+    def _after_fit(self, net: UserNet, train: tuple, valid) -> None:
         self.net_ = net.eval()
-        self.temperatures_ = self._temperatures(valid_inputs, valid_y)
-        self._vectors = None
-        return self
+        self.temperatures_ = self._temperatures(*(valid[1:] if valid is not None else (None, None)))
 
     def _temperatures(self, valid_inputs, valid_y) -> dict[str, float]:
         """Each target's softmax temperature, fitted on the validation users when ``calibrate`` (else 1)."""
