@@ -91,10 +91,8 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
     recs.to_csv(out / "recommendations.csv", index=False)
     sims.to_csv(out / "similar_items.csv", index=False)
     metrics = {
-        "config": {**cfg, "seed": seed, "quick": quick},
-        "n_train": len(train), "n_test": len(test),
-        "test": err,
-        "gap_closed": closed,
+        "config": {**cfg, "seed": seed, "quick": quick}, "n_train": len(train), "n_test": len(test),
+        "test": err, "gap_closed": closed,
         "recommendations": {str(u): {"mean_true_rating_recommended":
                                      float(recs.loc[recs["user_id"] == u, "true_rating"].mean()),
                                      "mean_true_rating_unseen": unseen_mean[u]} for u in users},
@@ -102,10 +100,7 @@ def run_demo(out_dir: str | os.PathLike = "featvec-demo", seed: int = 0, quick: 
                           "mean_true_cosine_random_pairs": random_cos},
         "latent_factors": {"explained_variance_ratio": [float(v) for v in lf.explained_variance_ratio],
                            "r2_vs_planted_factors": r2},
-        "fit_seconds": fit_seconds,
-        "implicit": logs,
-        "feat2vec": f2v,
-        "user_model": user_metrics,
+        "fit_seconds": fit_seconds, "implicit": logs, "feat2vec": f2v, "user_model": user_metrics,
     }
     metrics["seconds"] = time.perf_counter() - t0
     with open(out / "metrics.json", "w", encoding="utf-8") as fh:
