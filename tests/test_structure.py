@@ -1,10 +1,13 @@
 """The package's import graph, read from the source: no module imports another module's private name, no two
 modules import each other (directly or round a longer loop), counting imports inside functions, and the command
 line sits on top: nothing in the library imports ``featvec.cli``, and inside it imports run one way (the parser
-in ``cli/__init__`` -> the commands -> ``cli.io`` -> the library)."""
+in ``cli/__init__`` -> the commands -> ``cli.io`` -> the library). And the shape of the code: every function
+under 60 lines, every preset fitting through the one template, one epoch loop."""
 from __future__ import annotations
 
 import ast
+import inspect
+import textwrap
 from pathlib import Path
 
 import featvec
@@ -91,3 +94,43 @@ def test_command_line_imports_run_one_way():
         if m == "featvec.cli.io" or t != "featvec.cli.io":
             wrong.append((m, t))
     assert sorted(set(wrong)) == []
+
+
+def _functions():
+    for f in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield f.relative_to(ROOT.parent), node
+
+
+def test_every_function_is_under_60_lines():
+    long = sorted((str(f), n.name, n.end_lineno - n.lineno + 1) for f, n in _functions()
+                  if n.end_lineno - n.lineno + 1 >= 60)
+    assert long == []
+
+
+def test_every_preset_fits_through_the_one_template():
+    """Each preset's ``fit`` is its signature and docstring over ``BaseModel._fit``: one body, ``return
+    self._fit(...)``; no preset defines its own ``_fit`` or its own validation split."""
+    from featvec.models import base
+
+    presets = [cls for cls in vars(featvec).values() if isinstance(cls, type) and issubclass(cls, base.BaseModel)]
+    assert len(presets) == 6
+    for cls in presets:
+        fit = next(c.__dict__["fit"] for c in cls.__mro__ if "fit" in c.__dict__)
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fit)))
+        body = [s for s in tree.body[0].body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        assert len(body) == 1 and isinstance(body[0], ast.Return), cls.__name__
+        call = body[0].value
+        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "_fit"
+        assert all("_fit" not in c.__dict__ for c in cls.__mro__ if c is not base.BaseModel), cls.__name__
+    splits = sorted(str(f) for f, n in _functions() if "permutation" in ast.unparse(n) and n.name != "holdout"
+                    and f.parts[1] == "models")
+    assert splits == []
+
+
+def test_one_epoch_loop():
+    """The torch Trainer, the fused block engine and the fused FM all run ``training.epochs.run_epochs``."""
+    users = sorted(str(f) for f, n in _functions() if any(isinstance(c, ast.Call) and getattr(c.func, "id", "")
+                                                            == "run_epochs" for c in ast.walk(n)))
+    assert users == ["featvec/fused/engine.py", "featvec/fused/train.py", "featvec/training/trainer.py"]

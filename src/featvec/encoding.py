@@ -14,6 +14,8 @@ from featvec.util.arrays import lookup, lookup_table, unique
 from featvec.validation import check_no_missing, numeric_values, plain, require_columns
 
 
+NA_LABEL = "#na#"  # the category a missing categorical value becomes (fastai's name for it)
+
 def py_values(values) -> list:
     """Plain Python scalars (JSON-safe), whatever numpy/pandas types came in."""
     return [v.item() if hasattr(v, "item") else v for v in values]

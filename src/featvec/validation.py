@@ -73,3 +73,8 @@ def as_names(x) -> list[str]:
     if x is None:
         return []
     return [x] if isinstance(x, str) else list(x)
+
+
+def id_list(ids) -> list:
+    """One id or a sequence of ids, as a list."""
+    return list(ids) if not (np.isscalar(ids) or isinstance(ids, str)) else [ids]

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 import featvec
 from featvec.datasets import synthetic_ratings
 from featvec.evaluation.ranking import _sampled_candidates, csr_from_pairs, full_ranking, mask_rows, rank_users, top_k
-from featvec.evaluation.metrics import ranking_metrics
 
 INF = np.inf
 L3, L4, L5 = (math.log2(x) for x in (3, 4, 5))

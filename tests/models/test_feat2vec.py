@@ -4,7 +4,6 @@ persistence), ties with bags, bias-only groups, DeepFM, argument and input error
 helpers it uses (percentile_rank, age_bucket)."""
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
@@ -24,7 +23,6 @@ from featvec.nn import losses
 from featvec.nn.feat2vec import Feat2VecNet
 from featvec.nn.interactions import fm
 from featvec.training.rows import RecordRows
-from save_checks import check_interrupted_save
 
 
 def sigmoid(x: float) -> float:
@@ -206,7 +204,9 @@ def contract_model(small_data):
     return small_model().fit(small_data)
 
 
-class TestFeat2VecContract:
+class TestFeat2VecOutputs:
+    """What Feat2Vec gives once fitted (its parameters, save / load and refits: tests/models/test_estimators.py)."""
+
     @pytest.fixture
     def model(self, contract_model):
         return contract_model
@@ -230,20 +230,6 @@ class TestFeat2VecContract:
         assert all(k.endswith("_") for k in new), new
         assert fresh.is_fitted and isinstance(fresh.history_, list) and len(fresh.history_) >= 1
         np.testing.assert_array_equal(fresh.score(small_data.iloc[:50]), model.score(small_data.iloc[:50]))
-
-    def test_get_params_set_params_repr(self):
-        m = small_model()
-        names = [p for p in inspect.signature(Feat2Vec.__init__).parameters if p != "self"]
-        params = m.get_params()
-        assert list(params) == names
-        assert Feat2Vec(**params).get_params() == params
-        assert m.set_params(epochs=4, seed=5) is m
-        assert m.get_params()["epochs"] == 4 and m.seed == 5
-        with pytest.raises(ValueError, match="no_such_param"):
-            m.set_params(no_such_param=1)
-        r = repr(m)
-        assert r.startswith("Feat2Vec(") and "epochs=4" in r and "seed=5" in r and "dim=8" in r
-        assert "device=" not in r and "group_alpha=" not in r
 
     def test_vectors_one_table_per_group_plus_all(self, model, small_data):
         vs = model.vectors_
@@ -368,19 +354,6 @@ class TestFeat2VecContract:
         # saving over an existing model replaces it
         assert model.save(path) == path and sorted(os.listdir(tmp_path)) == ["m"]
 
-    @pytest.mark.parametrize("where", ["save_file", "json.dump"])
-    def test_interrupted_save_keeps_the_previous_model(self, model, queries, tmp_path, monkeypatch, where):
-        check_interrupted_save(model.save, tmp_path, monkeypatch, where, "m")
-        path = tmp_path / "m"
-        np.testing.assert_array_equal(featvec.load(path).score(queries), model.score(queries))
-
-    def test_load_rejects_a_wrong_format_version(self, model, tmp_path):
-        path = model.save(tmp_path / "m")
-        meta = json.loads((path / "featvec.json").read_text(encoding="utf-8"))
-        meta["format_version"] = persistence.FORMAT_VERSION + 1
-        (path / "featvec.json").write_text(json.dumps(meta), encoding="utf-8")
-        with pytest.raises(ValueError, match="format version"):
-            featvec.load(path)
 
 
 # ---------------------------------------------------------------- ties and bags

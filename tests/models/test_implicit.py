@@ -395,7 +395,7 @@ def test_same_seed_same_vectors(fitted, data, name):
 
 @pytest.mark.parametrize("name", list(IMPLICIT_PRESETS))
 def test_save_load_preserves_recommend_exactly(fitted, data, name, tmp_path):
-    model, (train, test, items) = fitted(name), data
+    model, (train, test, _) = fitted(name), data
     loaded = featvec.load(model.save(tmp_path / name))
     assert type(loaded) is ImplicitRecommender
     # feature specs come back as their dict form (what save writes), everything else as given

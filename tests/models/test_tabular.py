@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 import featvec
+from featvec.encoding import NA_LABEL
 from featvec.io import persistence
-from featvec.models.tabular import NA_LABEL, TabularModel
+from featvec.models.tabular import TabularModel
 from featvec.schema import emb_size_rule
 from save_checks import check_interrupted_save
 

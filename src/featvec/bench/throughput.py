@@ -25,9 +25,8 @@ their own defaults (batch 64) for fewer epochs (throughput is per epoch), with t
 from __future__ import annotations
 
 import json
-import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 

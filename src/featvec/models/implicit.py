@@ -11,7 +11,7 @@ import torch
 from featvec.evaluation.ranking import csr_from_pairs
 from featvec.fused.train import fit_pairs
 from featvec.io.persistence import register
-from featvec.models.recommender import Recommender, id_list
+from featvec.models.recommender import Recommender
 from featvec.nn.fold_in import FoldInNet
 from featvec.nn.losses import LOSSES
 from featvec.nn.recommender import ImplicitNet
@@ -20,7 +20,7 @@ from featvec.solvers.als import CSRMatrix, als, fold_in as als_fold_in
 from featvec.training.rows import PairRows
 from featvec.training.trainer import LabelledRows, Trainer, resolve_device
 from featvec.util.arrays import distinct_pairs
-from featvec.validation import check_frame, check_no_missing, numeric_values, require_columns
+from featvec.validation import check_frame, check_no_missing, id_list, numeric_values, require_columns
 from featvec.vectors import Vectors
 
 SOLVERS = ("sgd", "als")

@@ -7,8 +7,6 @@ where both sides are unknown). ``recommend`` for an unknown user raises ``ValueE
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import torch
@@ -19,11 +17,12 @@ from featvec.fused.train import fit_ratings
 from featvec.io import persistence
 from featvec.models.base import BaseModel
 from featvec.models.entities import ID, EntityTable
+from featvec.nn.objectives import mean_logit
 from featvec.nn.recommender import RecommenderNet
 from featvec.schema import Feature, feature_from_dict
 from featvec.training.rows import RatingRows
 from featvec.training.trainer import Trainer, resolve_device
-from featvec.validation import check_frame, check_no_missing, numeric_values, require_columns
+from featvec.validation import check_frame, check_no_missing, id_list, numeric_values, require_columns
 from featvec.vectors import Vectors, VectorSet
 
 IMPLICIT = "rated_items"
@@ -397,25 +396,11 @@ class RatingRecommender(Recommender):
         self.net_ = self._make_net(tuple(config["y_range"]) if config["y_range"] else None, 0.0)
 
 
-def mean_logit(mean: float, y_range) -> float:
-    """The logit that a sigmoid scaled to ``y_range`` (padded by 5% each side) maps to ``mean``."""
-    lo, hi = y_range
-    pad = 0.05 * (hi - lo)
-    p = (mean - lo + pad) / (hi - lo + 2 * pad)
-    p = min(max(p, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p))
-
-
 def _restore_dtype(col: pd.Series, values: list) -> pd.Series:
     """Give id columns back the type the ids came in with (ints stay ints)."""
     if values and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values[:100]):
         return col.astype(np.int64)
     return col
-
-
-def id_list(ids) -> list:
-    """One id or a sequence of ids, as a list."""
-    return list(ids) if not (np.isscalar(ids) or isinstance(ids, str)) else [ids]
 
 
 def _take_csr(ptr: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from featvec.encoding import FeatureEncoder, py_values, sorted_values
+from featvec.encoding import NA_LABEL, FeatureEncoder, py_values, sorted_values
 from featvec.io import persistence
 from featvec.io.persistence import register
 from featvec.models.base import BaseModel
-from featvec.models.recommender import mean_logit
 from featvec.nn.embedding import FeatureEmbedding, GroupSpec
+from featvec.nn.objectives import mean_logit
 from featvec.nn.tabular import NUMERIC, TabularNet
 from featvec.schema import Categorical, Numeric, emb_size_rule
 from featvec.training.trainer import LabelledRows, Trainer, auto_batch, auto_lr
@@ -22,7 +22,6 @@ from featvec.validation import as_names, check_frame, check_no_missing, numeric_
 from featvec.vectors import Vectors, VectorSet
 
 TASKS = ("auto", "regression", "classification")
-NA_LABEL = "#na#"  # the category a missing categorical value becomes (fastai's name for it)
 AUTO_MAX_CLASSES = 20  # task="auto": an integer target with at most this many values is a classification
 
 

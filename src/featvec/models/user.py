@@ -12,12 +12,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from featvec.encoding import FeatureEncoder, bag_lists, check_weights, sorted_values, take, weight_lists
+from featvec.encoding import NA_LABEL, FeatureEncoder, bag_lists, check_weights, sorted_values, take, weight_lists
 from featvec.io import persistence
 from featvec.io.persistence import register
 from featvec.models.base import BaseModel
 from featvec.models.params import RULES
-from featvec.models.tabular import NA_LABEL
 from featvec.nn.embedding import FeatureEmbedding, GroupSpec
 from featvec.nn.user import UserNet
 from featvec.schema import Bag, Categorical, Numeric, emb_size_rule, feature_from_dict, feature_name, feature_to_dict

@@ -1,6 +1,8 @@
 """Objectives: the output transform and the loss."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -23,3 +25,12 @@ class Regression(nn.Module):
 
     def loss(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return torch.mean((self.output(raw) - target) ** 2)
+
+
+def mean_logit(mean: float, y_range) -> float:
+    """The logit that a sigmoid scaled to ``y_range`` (padded by 5% each side) maps to ``mean``."""
+    lo, hi = y_range
+    pad = 0.05 * (hi - lo)
+    p = (mean - lo + pad) / (hi - lo + 2 * pad)
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
