@@ -48,8 +48,10 @@ def test_save_state_replaces_an_existing_model(tmp_path):
 
 
 def test_read_state_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="featvec.json"):
+    with pytest.raises(persistence.ModelFormatError, match="featvec.json"):
         persistence.read_state(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        persistence.read_state(tmp_path / "nothing")
     path = persistence.save_state(tmp_path / "m", "Thing", {}, _state())
     meta = json.loads((path / persistence.CONFIG_FILE).read_text())
     meta["format_version"] = persistence.FORMAT_VERSION + 1

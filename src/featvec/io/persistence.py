@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -66,20 +65,33 @@ def register(cls: type) -> type:
     return cls
 
 
+class ModelFormatError(ValueError):
+    """A model folder that cannot be read as a featvec model: a file missing, unreadable JSON, keys missing,
+    an unsupported format version, a truncated tensor file, or tensors that do not fit the config. The message
+    names the file."""
+
+
 def save_state(path: str | os.PathLike, kind: str, config: dict, tensors: dict[str, torch.Tensor]) -> Path:
+    """Write the model folder at ``path`` so that it always holds a loadable model: the new one is written
+    into a hidden folder beside it (its config last, so a folder with a config is complete), the old folder is
+    renamed aside, the new one renamed into place, the old one removed. A kill between the two renames leaves
+    both hidden folders; ``load`` recovers from them. Leftovers of saves whose process is gone are removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not path.is_dir():
         raise ValueError(f"cannot save a model to {path}: it exists and is not a folder")
+    _clean_leftovers(path)
     meta = {"format_version": FORMAT_VERSION, "kind": kind, "config": config}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
     try:
+        tmp.mkdir()
         save_file(_unshared(tensors), str(tmp / TENSOR_FILE))
-        with open(tmp / CONFIG_FILE, "w", encoding="utf-8") as fh:
+        with open(tmp / (CONFIG_FILE + ".part"), "w", encoding="utf-8") as fh:
             json.dump(meta, fh, indent=1, default=_json_default)
+        os.replace(tmp / (CONFIG_FILE + ".part"), tmp / CONFIG_FILE)
         old = None
         if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            old = path.with_name(f".{path.name}.old-{os.getpid()}-{os.urandom(4).hex()}")
             os.replace(path, old)
         os.replace(tmp, path)
         if old is not None:
@@ -87,6 +99,55 @@ def save_state(path: str | os.PathLike, kind: str, config: dict, tensors: dict[s
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return path
+
+
+def _leftovers(path: Path) -> list[tuple[Path, int, bool]]:
+    """The hidden folders saves of ``path`` leave behind: (folder, pid of the saving process, is it the new
+    model); newest first."""
+    out = []
+    if not path.parent.is_dir():
+        return []
+    for p in path.parent.iterdir():
+        if not p.name.startswith(f".{path.name}."):
+            continue
+        kind, _, rest = p.name[len(path.name) + 2:].partition("-")
+        pid = rest.partition("-")[0]
+        if kind in ("tmp", "old") and pid.isdigit() and p.is_dir():
+            out.append((p, int(pid), kind == "tmp"))
+    return sorted(out, key=lambda t: t[0].stat().st_mtime, reverse=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _clean_leftovers(path: Path) -> None:
+    for p, pid, _ in _leftovers(path):
+        if not _alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _recover(path: Path) -> Path | None:
+    """After a save was killed between its renames ``path`` is missing: put the newest complete leftover of
+    a process that is gone (the new model, else the old) in its place and remove the rest."""
+    done = [(p, pid, new) for p, pid, new in _leftovers(path) if not _alive(pid) and (p / CONFIG_FILE).is_file()]
+    if not done:
+        return None
+    best = sorted(done, key=lambda t: not t[2])[0][0]
+    try:
+        os.replace(best, path)
+    except OSError:
+        return best  # cannot move it (read-only folder): read it where it is
+    _clean_leftovers(path)
     return path
 
 
@@ -113,21 +174,60 @@ def _json_default(o):
 
 
 def read_state(path: str | os.PathLike) -> tuple[str, dict, dict[str, torch.Tensor]]:
+    """(kind, config, tensors) of the model folder ``path``, checked: ``ModelFormatError`` names the file."""
     path = Path(path)
-    cfg_file = path / CONFIG_FILE
-    if not cfg_file.exists():
-        raise FileNotFoundError(f"{path} is not a saved featvec model (no {CONFIG_FILE})")
-    with open(cfg_file, encoding="utf-8") as fh:
-        meta = json.load(fh)
-    version = meta.get("format_version")
+    if not (path / CONFIG_FILE).is_file():
+        found = _recover(path) if not path.exists() else None
+        if found is None:
+            if not path.exists():
+                raise FileNotFoundError(f"{path} is not a saved featvec model: it does not exist")
+            raise ModelFormatError(f"{path} is not a saved featvec model (no {CONFIG_FILE})")
+        path = found
+    meta = _read_config(path / CONFIG_FILE)
+    try:
+        tensors = load_file(str(path / TENSOR_FILE))
+    except FileNotFoundError:
+        raise ModelFormatError(f"{path / TENSOR_FILE} is missing") from None
+    except Exception as e:  # safetensors' own error for a truncated or corrupted file
+        raise ModelFormatError(f"{path / TENSOR_FILE} cannot be read ({type(e).__name__}: {e})") from None
+    return meta["kind"], meta["config"], tensors
+
+
+def _read_config(cfg_file: Path) -> dict:
+    try:
+        with open(cfg_file, encoding="utf-8") as fh:
+            meta = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ModelFormatError(f"{cfg_file} is not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise ModelFormatError(f"{cfg_file} must hold a JSON object, got {type(meta).__name__}")
+    missing = [k for k in ("format_version", "kind", "config") if k not in meta]
+    if missing:
+        raise ModelFormatError(f"{cfg_file} lacks {missing}; it is not a featvec model config")
+    version = meta["format_version"]
     if version != FORMAT_VERSION:
-        raise ValueError(f"{path}: model format version {version} is not supported (this featvec reads {FORMAT_VERSION})")
-    return meta["kind"], meta["config"], load_file(str(path / TENSOR_FILE))
+        raise ModelFormatError(f"{cfg_file}: model format version {version!r} is not supported (this featvec "
+                               f"reads {FORMAT_VERSION}{'; upgrade featvec' if _newer(version) else ''})")
+    if not isinstance(meta["config"], dict) or not isinstance(meta["kind"], str):
+        raise ModelFormatError(f"{cfg_file}: 'kind' must be a name and 'config' an object")
+    return meta
+
+
+def _newer(version) -> bool:
+    return isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION
 
 
 def load(path: str | os.PathLike):
-    """Load any saved featvec model."""
+    """Load any saved featvec model; ``ModelFormatError`` (naming the file) when the folder is not one."""
+    path = Path(path)
     kind, config, tensors = read_state(path)
     if kind not in _REGISTRY:
-        raise ValueError(f"{path}: unknown model kind {kind!r}")
-    return _REGISTRY[kind]._from_state(config, tensors)
+        raise ModelFormatError(f"{path / CONFIG_FILE}: unknown model kind {kind!r}; known: {sorted(_REGISTRY)}")
+    try:
+        return _REGISTRY[kind]._from_state(config, tensors)
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+        if isinstance(e, ModelFormatError):
+            raise
+        detail = " ".join(str(e).split())[:400] or repr(e)
+        raise ModelFormatError(f"{path}: {CONFIG_FILE} and {TENSOR_FILE} do not describe one {kind} "
+                               f"({type(e).__name__}: {detail})") from None
