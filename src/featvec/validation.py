@@ -1,6 +1,7 @@
 """Input checks that name the column, the row and the value, before anything reaches torch."""
 from __future__ import annotations
 
+import numbers
 from typing import Iterable
 
 import numpy as np
@@ -78,3 +79,10 @@ def as_names(x) -> list[str]:
 def id_list(ids) -> list:
     """One id or a sequence of ids, as a list."""
     return list(ids) if not (np.isscalar(ids) or isinstance(ids, str)) else [ids]
+
+
+def check_k(k, what: str = "k") -> int:
+    """``k`` (how many results) as an int, or a ValueError: a whole number >= 1 (not a bool, a float or NaN)."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"{what} must be a whole number >= 1, got {k!r}")
+    return int(k)

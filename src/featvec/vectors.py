@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from featvec.validation import check_k
+
 
 def _normalise(x: torch.Tensor) -> torch.Tensor:
     return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
@@ -62,6 +64,7 @@ class Vectors:
     def similar(self, labels, k: int = 10, metric: str = "cosine", exclude_self: bool = True,
                 candidates: Iterable | None = None) -> pd.DataFrame:
         """The k nearest rows to each label (batch-first): columns query, label, score, rank."""
+        k = check_k(k)
         labels = [labels] if np.isscalar(labels) or isinstance(labels, str) else list(labels)
         q = torch.as_tensor(self.matrix[self.positions(labels)])
         cand_pos = np.arange(len(self)) if candidates is None else self.positions(candidates)

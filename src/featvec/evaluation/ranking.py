@@ -146,9 +146,11 @@ def evaluate(model, test: pd.DataFrame, k=20, metrics=METRICS, sampled: int | No
     Every catalogue item is ranked for every test user, with the user's training items masked. Test rows
     whose user or item the model never saw are dropped and counted in ``dropped_rows``.
     """
-    from featvec.validation import check_frame, require_columns
+    from featvec.validation import check_frame, check_k, require_columns
 
     model._check_fitted()
+    for one in ([k] if not isinstance(k, (list, tuple)) else k):
+        check_k(one)
     check_frame(test, "test")
     require_columns(test, [model.user_col, model.item_col], "test")
     u = model.users_.rows(test[model.user_col].to_numpy())

@@ -20,7 +20,7 @@ from featvec.schema import Bag, Categorical, Feature, Numeric, feature_from_dict
 from featvec.training.rows import RecordRows
 from featvec.training.trainer import Trainer
 from featvec.util.arrays import unique
-from featvec.validation import as_names, check_frame
+from featvec.validation import as_names, check_frame, check_k
 from featvec.vectors import Vectors, VectorSet
 
 OBJECTIVES = ("nce", "negative_sampling")
@@ -319,6 +319,7 @@ class Feat2Vec(BaseModel):
     def complete(self, records: pd.DataFrame, group: str, k: int = 10) -> pd.DataFrame:
         """The ``k`` best values of ``group`` for each record: columns record (row position), value,
         score, rank."""
+        k = check_k(k)
         labels, scores = self.rank_values(records, group)
         k = min(k, scores.shape[1])
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]

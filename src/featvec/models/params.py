@@ -26,6 +26,8 @@ def _or_none(check):
     return lambda v: v is None or check(v)
 
 
+SCHEDULES = ("onecycle", "cosine", "linear", "constant")  # linear: the fused engines only; onecycle: torch only
+
 # name -> (check, what the value must be)
 RULES = {
     "epochs": (_int_at_least(1), "an int >= 1"),
@@ -42,6 +44,16 @@ RULES = {
     "iterations": (_int_at_least(1), "an int >= 1"),
     "cg_steps": (_int_at_least(1), "an int >= 1"),
     "fold_in_steps": (_int_at_least(1), "an int >= 1"),
+    "alpha": (_number(0), "a number >= 0"),
+    "beta": (_number(0), "a number >= 0"),
+    "bias_reg": (_number(0), "a number >= 0"),
+    "reg_exponent": (_number(0), "a number >= 0"),
+    "init_std": (_number(0), "a number >= 0"),
+    "value_bias": (_number(0), "a number >= 0"),
+    "temperature": (_number(0, open_low=True), "a number > 0"),
+    "schedule": (lambda v: v in SCHEDULES, f"one of {SCHEDULES}"),
+    "precision": (lambda v: v in ("auto", "float32", "bfloat16"), "'auto', 'float32' or 'bfloat16'"),
+    "show_progress": (lambda v: v in (True, False, "auto"), "True, False or 'auto'"),
 }
 
 

@@ -22,7 +22,7 @@ from featvec.nn.recommender import RecommenderNet
 from featvec.schema import Feature, feature_from_dict
 from featvec.training.rows import RatingRows
 from featvec.training.trainer import Trainer, resolve_device
-from featvec.validation import check_frame, check_no_missing, id_list, numeric_values, require_columns
+from featvec.validation import check_frame, check_k, check_no_missing, id_list, numeric_values, require_columns
 from featvec.vectors import Vectors, VectorSet
 
 IMPLICIT = "rated_items"
@@ -90,6 +90,7 @@ class Recommender(BaseModel):
         from featvec.evaluation.ranking import rank_users
 
         self._check_fitted()
+        k = check_k(k)
         self.net_.eval()
         dev = self._dev
         items_t = self.items_ if item_features is None else self.items_.extend(item_features, "item_features").to(dev)
@@ -165,6 +166,7 @@ class Recommender(BaseModel):
 
     def _similar(self, vecs: Vectors, ids, k: int, col: str) -> pd.DataFrame:
         self._check_fitted()
+        k = check_k(k)
         out = vecs.similar(ids, k)
         out.columns = [col, f"similar_{col}", "score", "rank"]
         for c in out.columns[:2]:
