@@ -10,6 +10,11 @@ from featvec.training.trainer import resolve_device, seed_everything
 MIN_HOLDOUT_ROWS = 20  # fewer rows than this: no validation rows are held out
 
 
+class NotFittedError(RuntimeError, ValueError, AttributeError):
+    """A method that needs a fitted model was called before ``fit`` (also a ValueError and an AttributeError,
+    as scikit-learn's NotFittedError is, and a RuntimeError, as featvec's was)."""
+
+
 class BaseModel:
     """``__init__`` only stores hyperparameters; fitted attributes end in ``_``; ``fit`` returns self."""
 
@@ -119,7 +124,20 @@ class BaseModel:
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+
+    # ---- scikit-learn's protocol (clone, check_is_fitted, cross_val_score); scikit-learn itself is optional
+    _estimator_type = None  # "classifier" / "regressor" where a preset is one
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.is_fitted
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(estimator_type=self._estimator_type, target_tags=TargetTags(required=False),
+                    input_tags=InputTags(categorical=True, string=True, allow_nan=True),
+                    no_validation=True)
 
     def save(self, path):
         """Write the model to the folder ``path`` (safetensors + JSON); returns the path."""

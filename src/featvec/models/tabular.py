@@ -73,6 +73,10 @@ class TabularModel(BaseModel):
                  seed: int = 0, device: str = "cpu", show_progress="auto", precision: str = "auto"):
         self._init_params(locals())
 
+    @property
+    def _estimator_type(self) -> str | None:
+        return {"classification": "classifier", "regression": "regressor"}.get(self.task)
+
     # ------------------------------------------------------------------ set-up
 
     def _check_params(self) -> tuple[list[str], list[str], list[str]]:
