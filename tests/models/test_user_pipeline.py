@@ -524,7 +524,7 @@ def test_cli_user_errors(fitted_cli, capsys, ratings, tmp_path):
     # a folder holding another kind of model
     mf = featvec.MatrixFactorization(dim=2, epochs=1).fit(ratings).save(tmp_path / "mf")
     status, _, err = run(capsys, "infer", "--model-dir", mf, "--records", records, "--bags", "seq1", "seq2")
-    assert_one_line_error(status, err, "holds a MatrixFactorization, not a UserModel")
+    assert_one_line_error(status, err, "holds a MatrixFactorization; 'featvec infer' needs a UserModel model")
     # a folder holding no model at all
     status, _, err = run(capsys, "infer", "--model-dir", tmp_path, "--records", records)
     assert_one_line_error(status, err, "not a saved featvec model")

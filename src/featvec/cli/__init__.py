@@ -1,4 +1,4 @@
-"""The ``featvec`` command line: fit, evaluate, recommend, similar, factors, bench, demo.
+"""The ``featvec`` command line: fit, evaluate, recommend, similar, factors, export, bench, demo.
 
 Every command is a thin layer over the Python API; ``main(argv)`` returns the exit status (0 ok, 1 a failed
 benchmark system, 2 bad input or usage). Bad input (a missing file, a missing column, an unknown id) prints
@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from featvec.cli import bench, demo, evaluate, factors, feat2vec, fit, lookalike, recommend, similar, user
-from featvec.cli.io import Formatter, emit, load_model
+from featvec.cli import bench, demo, evaluate, export, factors, feat2vec, fit, lookalike, recommend, similar, user
+from featvec.cli.io import RECOMMENDERS, Formatter, emit, load_model
 
 PROG = "featvec"
 
@@ -31,7 +31,7 @@ def _fit(args) -> int:
 
 def _similar(args) -> int:
     """``featvec similar``: Feat2Vec's values in ``feat2vec``, a recommender's items or users in ``similar``."""
-    model = load_model(args.model_dir)
+    model = load_model(args.model_dir, RECOMMENDERS + ("Feat2Vec",), "similar")
     from featvec import Feat2Vec
 
     if isinstance(model, Feat2Vec):
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     lookalike.add_parser(sub, Formatter)
     user.add_infer_parser(sub, Formatter)
     factors.add_parser(sub)
+    export.add_parser(sub)
     bench.add_parser(sub)
     demo.add_parser(sub)
     return parser

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 
-from featvec.cli.io import FILE_HELP, Formatter, add_cols, errors, load_model, read_ratings
+from featvec.cli.io import RECOMMENDERS, FILE_HELP, Formatter, add_cols, errors, load_model, read_ratings
 
 
 def cmd_evaluate(args) -> int:
-    model = load_model(args.model_dir)
+    model = load_model(args.model_dir, RECOMMENDERS, "evaluate")
     from featvec import ImplicitRecommender
 
     if isinstance(model, ImplicitRecommender) or args.ranking:

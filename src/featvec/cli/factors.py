@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from featvec.cli.io import Formatter, add_titles, load_model, item_titles
+from featvec.cli.io import RECOMMENDERS, Formatter, add_titles, load_model, item_titles
 
 
 def cmd_factors(args) -> int:
     from featvec.evaluation.factors import latent_factors
 
-    model = load_model(args.model_dir)
+    model = load_model(args.model_dir, RECOMMENDERS, "factors")
     lf = latent_factors(model, top_n=args.top_n, n_components=args.components, titles=item_titles(args, model.item_col),
                         out=Path(args.out).expanduser() if args.out else None, n_ends=args.ends)
     print(f"PCA of the item vectors of the {len(lf.components):,} most-rated items")

@@ -67,11 +67,19 @@ def read_ratings(path, user_col: str, item_col: str, rating_col: str | None, wha
     return df
 
 
-def load_model(path):
-    """The model saved in folder ``path``."""
+RECOMMENDERS = ("MatrixFactorization", "DeepRecommender", "ImplicitRecommender")
+
+
+def load_model(path, kinds: tuple[str, ...] | None = None, command: str | None = None):
+    """The model saved in folder ``path``; with ``kinds``, a ValueError unless it is one of them (a command
+    given a model it cannot use says so in one line, instead of failing inside it)."""
     from featvec.io.persistence import load
 
-    return load(Path(path).expanduser())
+    model = load(Path(path).expanduser())
+    if kinds is not None and type(model).__name__ not in kinds:
+        raise ValueError(f"{path} holds a {type(model).__name__}; 'featvec {command}' needs a "
+                         f"{' or '.join(kinds)} model")
+    return model
 
 
 def split_lists(col: pd.Series, sep: str) -> pd.Series:

@@ -1,11 +1,11 @@
 """``featvec recommend``: top-k items per user."""
 from __future__ import annotations
 
-from featvec.cli.io import Formatter, add_format, add_titles, emit, load_model, parse_ids, item_titles
+from featvec.cli.io import RECOMMENDERS, Formatter, add_format, add_titles, emit, load_model, parse_ids, item_titles
 
 
 def cmd_recommend(args) -> int:
-    model = load_model(args.model_dir)
+    model = load_model(args.model_dir, RECOMMENDERS, "recommend")
     users = parse_ids(args.users, model.users_.vocab.values, "user")
     out = model.recommend(users, k=args.k, filter_seen=not args.no_filter_seen)
     titles = item_titles(args, model.item_col)

@@ -74,9 +74,7 @@ def add_infer_parser(sub, formatter) -> None:
 def cmd_infer(args) -> int:
     from featvec import UserModel
 
-    model = load_model(args.model_dir)
-    if not isinstance(model, UserModel):
-        raise ValueError(f"{args.model_dir} holds a {type(model).__name__}, not a UserModel")
+    model = load_model(args.model_dir, (UserModel.__name__,), "infer")
     df = read_table(args.records, "records")
     _, df = _bag_columns(df, args.bags)
     id_col = args.id_col or df.columns[0]
