@@ -218,12 +218,34 @@ def _looks_like_jsonl(head: bytes, encoding: str) -> bool:
     return isinstance(first, dict) and rest.lstrip().startswith("{")
 
 
+class EventFileError(ValueError):
+    """An event file that cannot be read as events (malformed, truncated or corrupt JSON, JSON lines, CSV,
+    Parquet or gzip; a wrong encoding; nesting too deep): the message names the file and, where known, the
+    line, offset or record."""
+
+
 def _generate(source, opts: _Options) -> Iterator[pd.DataFrame]:
+    """The chunks of ``_read``; whatever goes wrong reading the file's content is an ``EventFileError``."""
+    name = _source_name(source)
+    try:
+        yield from _decoded(source, name, opts)
+    except EventFileError:
+        raise
+    except (ValueError, RecursionError, OverflowError, IndexError, KeyError, csv.Error) as e:
+        msg = " ".join(str(e).split()) or type(e).__name__
+        if isinstance(e, RecursionError):
+            msg = "the JSON nests too deeply"
+        raise EventFileError(msg if name in msg else f"{name}: {msg}") from None
+
+
+def _source_name(source) -> str:
     if isinstance(source, (str, os.PathLike)):
-        name = str(source)
-    else:
-        raw_name = getattr(source, "name", None)
-        name = str(raw_name) if isinstance(raw_name, (str, os.PathLike)) else "<stream>"
+        return str(source)
+    raw_name = getattr(source, "name", None)
+    return str(raw_name) if isinstance(raw_name, (str, os.PathLike)) else "<stream>"
+
+
+def _decoded(source, name: str, opts: _Options) -> Iterator[pd.DataFrame]:
     with ExitStack() as stack:
         try:
             yield from _read(source, name, opts, stack)
@@ -637,6 +659,19 @@ def _flat_arrays(name: str, array, sep: str, names: list, arrays: list) -> None:
         arrays.append(array)
 
 
+def _batches(pf, name: str, pa, **kw):
+    """``pf.iter_batches(**kw)``; corrupt pages raise a ValueError naming the file (pyarrow's own are OSErrors)."""
+    it = pf.iter_batches(**kw)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as e:
+            raise ValueError(f"cannot read Parquet file {name}: {e}") from None
+        yield batch
+
+
 def _parquet_chunks(target, name: str, opts: _Options) -> Iterator[pd.DataFrame]:
     try:
         import pyarrow as pa
@@ -661,7 +696,7 @@ def _parquet_chunks(target, name: str, opts: _Options) -> Iterator[pd.DataFrame]
             raise ValueError(f"column(s) {missing} not found in {name}; it has {list(flat)}")
         roots = list(dict.fromkeys(flat[c] for c in opts.columns))
     start = 0
-    for batch in pf.iter_batches(batch_size=opts.chunk_rows, columns=roots):
+    for batch in _batches(pf, name, pa, batch_size=opts.chunk_rows, columns=roots):
         names: list = []
         arrays: list = []
         for field, array in zip(batch.schema, batch.columns):
