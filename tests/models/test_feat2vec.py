@@ -204,6 +204,10 @@ def contract_model(small_data):
     return small_model().fit(small_data)
 
 
+def _ranked(frame: pd.DataFrame) -> tuple[list, np.ndarray]:
+    return list(frame.columns), frame.to_numpy()
+
+
 class TestFeat2VecOutputs:
     """What Feat2Vec gives once fitted (its parameters, save / load and refits: tests/models/test_estimators.py)."""
 
@@ -297,18 +301,18 @@ class TestFeat2VecOutputs:
         assert np.isfinite(model.score(odd)).all()
 
     def test_rank_values_equals_score_of_substituted_records(self, model, queries, small_data):
-        labels, scores = model.rank_values(queries, "item")
+        labels, scores = _ranked(model.rank_values(queries, "item"))
         assert sorted(labels) == sorted(small_data["item"].unique().tolist())
         assert scores.shape == (len(queries), len(labels)) and np.isfinite(scores).all()
         for c in range(len(labels)):
             np.testing.assert_allclose(scores[:, c], model.score(substituted(queries, item=labels[c])),
                                        rtol=1e-4, atol=1e-5)
-        labels_y, scores_y = model.rank_values(queries, "y")
+        labels_y, scores_y = _ranked(model.rank_values(queries, "y"))
         for c in (0, len(labels_y) // 2, len(labels_y) - 1):
             np.testing.assert_allclose(scores_y[:, c], model.score(substituted(queries, y=labels_y[c])),
                                        rtol=1e-4, atol=1e-5)
         # the record's own value of the ranked group does not matter
-        _, again = model.rank_values(substituted(queries, item=labels[0]), "item")
+        _, again = _ranked(model.rank_values(substituted(queries, item=labels[0]), "item"))
         np.testing.assert_allclose(again, scores, rtol=1e-5, atol=1e-6)
 
     def test_rank_values_errors(self, model, queries):
@@ -323,7 +327,7 @@ class TestFeat2VecOutputs:
         assert len(out) == 3 * len(queries)
         assert out["record"].tolist() == np.repeat(np.arange(len(queries)), 3).tolist()
         assert out["rank"].tolist() == [1, 2, 3] * len(queries)
-        labels, scores = model.rank_values(queries, "y")
+        labels, scores = _ranked(model.rank_values(queries, "y"))
         for r, g in out.groupby("record"):
             assert np.all(np.diff(g["score"].to_numpy()) <= 0)
             best = np.argsort(-scores[r], kind="stable")[:3]
@@ -345,8 +349,8 @@ class TestFeat2VecOutputs:
             np.testing.assert_array_equal(loaded.vectors_[name].matrix, model.vectors_[name].matrix)
         np.testing.assert_array_equal(loaded.score(queries), model.score(queries))
         for group in ("item", "y"):
-            la, sa = loaded.rank_values(queries, group)
-            lb, sb = model.rank_values(queries, group)
+            la, sa = _ranked(loaded.rank_values(queries, group))
+            lb, sb = _ranked(model.rank_values(queries, group))
             assert la == lb
             np.testing.assert_array_equal(sa, sb)
         pd.testing.assert_frame_equal(loaded.similar("y=1", 4), model.similar("y=1", 4))
@@ -401,7 +405,7 @@ def test_tie_and_bag_model_trains(tie_model):
 
 def test_rank_values_candidates_carry_their_own_tied_values(tie_model, ml_data):
     queries = ml_data.iloc[:5].reset_index(drop=True)
-    labels, scores = tie_model.rank_values(queries, "item")
+    labels, scores = _ranked(tie_model.rank_values(queries, "item"))
     assert sorted(labels) == sorted(ml_data["item"].unique().tolist())
     genres_of = ml_data.drop_duplicates("item").set_index("item")["genres"]
     for c, item in enumerate(labels):
@@ -412,7 +416,7 @@ def test_rank_values_candidates_carry_their_own_tied_values(tie_model, ml_data):
     own = [np.abs(scores[:, c] - tie_model.score(substituted(queries, item=item))).max()
            for c, item in enumerate(labels)]
     assert max(own) > 1e-3
-    users, uscores = tie_model.rank_values(queries, "user")
+    users, uscores = _ranked(tie_model.rank_values(queries, "user"))
     gender_of = ml_data.drop_duplicates("user").set_index("user")["gender"]
     for c in (0, 7, len(users) - 1):
         sub = substituted(queries, user=users[c], gender=gender_of[users[c]])
@@ -426,8 +430,8 @@ def test_tie_and_bag_save_load(tie_model, ml_data, tmp_path):
     loaded = featvec.load(tie_model.save(tmp_path / "tie"))
     assert loaded.units_ == tie_model.units_
     np.testing.assert_array_equal(loaded.score(queries), tie_model.score(queries))
-    la, sa = loaded.rank_values(queries, "item")
-    lb, sb = tie_model.rank_values(queries, "item")
+    la, sa = _ranked(loaded.rank_values(queries, "item"))
+    lb, sb = _ranked(tie_model.rank_values(queries, "item"))
     assert la == lb
     np.testing.assert_array_equal(sa, sb)
 
@@ -478,15 +482,16 @@ def test_deep_trains_and_rank_values_matches_score(small_data, tmp_path):
     valid = [h["valid_loss"] for h in m.history_]
     assert np.isfinite(valid).all() and min(valid) < valid[0]
     queries = small_data.iloc[:4].reset_index(drop=True)
-    labels, scores = m.rank_values(queries, "item", chunk=3)
+    labels, scores = _ranked(m.rank_values(queries, "item", chunk=3))
     for c, item in enumerate(labels):
         np.testing.assert_allclose(scores[:, c], m.score(substituted(queries, item=item)), rtol=1e-4, atol=1e-5)
-    _, again = m.rank_values(queries, "item")  # chunk size does not matter
+    _, again = _ranked(m.rank_values(queries, "item"))  # chunk size does not matter
     np.testing.assert_allclose(again, scores, rtol=1e-5, atol=1e-6)
     loaded = featvec.load(m.save(tmp_path / "deep"))
     assert loaded.net_.mlp is not None
     np.testing.assert_array_equal(loaded.score(queries), m.score(queries))
-    np.testing.assert_array_equal(loaded.rank_values(queries, "item", chunk=3)[1], scores)
+    np.testing.assert_array_equal(loaded.rank_values(queries, "item", chunk=3).to_numpy(), scores)
+    assert list(loaded.rank_values(queries, "item").index) == list(queries.index)
 
 
 # ---------------------------------------------------------------- errors

@@ -123,11 +123,11 @@ class Feat2VecJob:
             model.fit(self.task.train)
         out = {}
         for group, cands in (("item_id", self.task.movies), ("rating", self.task.ratings)):
-            labels, scores = model.rank_values(self.task.test, group)
-            col = pd.Index(labels).get_indexer(cands)
+            ranked = model.rank_values(self.task.test, group)
+            col = ranked.columns.get_indexer(cands)
             if (col < 0).any():
                 raise RuntimeError(f"Feat2Vec has no candidate for some {group} values")
-            out[group] = scores[:, col]
+            out[group] = ranked.to_numpy()[:, col]
         epochs = len(model.history_)
         return {**self.task.score(out["item_id"], out["rating"]), "fit_s": t.s, "epochs": epochs,
                 "records_per_s": len(self.task.train) * epochs / t.s}

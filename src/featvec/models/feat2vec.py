@@ -289,10 +289,17 @@ class Feat2Vec(BaseModel):
             raise ValueError(f"group {group!r} is a Bag; rank_values ranks categorical groups only")
         return self.encoder_.vocabs[group].decode(idx.numpy())
 
-    def rank_values(self, records: pd.DataFrame, group: str, chunk: int = 256) -> tuple[list, np.ndarray]:
+    def rank_values(self, records: pd.DataFrame, group: str, chunk: int = 256) -> pd.DataFrame:
         """Score every candidate value of ``group`` for each record, the other groups as given (the
-        groups tied to ``group`` come with each candidate). Returns (candidate labels, scores
-        [n_records, n_candidates])."""
+        groups tied to ``group`` come with each candidate): a DataFrame with the records' index, one column
+        per candidate value (``candidate_labels``); ``complete`` gives the best ones. ``chunk``: records scored
+        at a time by a deep model."""
+        labels, scores = self._scores(records, group, chunk)
+        return pd.DataFrame(scores, index=records.index, columns=pd.Index(labels, dtype=object, tupleize_cols=False))
+
+    def _scores(self, records: pd.DataFrame, group: str, chunk: int = 256) -> tuple[list, np.ndarray]:
+        """(candidate labels, scores [n_records, n_candidates]) of ``rank_values``."""
+        check_frame(records, "records")
         labels = self.candidate_labels(group)
         j = self._unit_of(group)
         unit = self.units_[j]
@@ -320,7 +327,7 @@ class Feat2Vec(BaseModel):
         """The ``k`` best values of ``group`` for each record: columns record (row position), value,
         score, rank."""
         k = check_k(k)
-        labels, scores = self.rank_values(records, group)
+        labels, scores = self._scores(records, group)
         k = min(k, scores.shape[1])
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         lab = np.asarray(labels, dtype=object)
