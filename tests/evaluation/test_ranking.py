@@ -313,7 +313,8 @@ def test_evaluate_never_counts_training_items(fitted):
     model, train, test = fitted
     # held-out rows that are all training pairs: every one is masked, so nothing can be a hit
     seen_test = train.sample(300, random_state=0)
-    out = featvec.evaluate(model, seen_test, k=20)
+    with pytest.warns(UserWarning, match="100% of the test rows are training interactions"):
+        out = featvec.evaluate(model, seen_test, k=20)
     assert out["dropped_rows"] == 0
     for m in ("recall", "ndcg", "precision", "hit_rate", "map"):
         assert out[f"{m}@20"] == 0.0, m

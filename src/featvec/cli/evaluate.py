@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from featvec.cli.io import RECOMMENDERS, FILE_HELP, Formatter, add_cols, errors, load_model, read_ratings
 
@@ -25,6 +26,10 @@ def cmd_evaluate(args) -> int:
     from featvec.validation import numeric_values
 
     y = numeric_values(df, model.rating_col, f"test ratings file {args.ratings}")
+    share = model.training_share(df)
+    if share > 0.5:
+        print(f"featvec: warning: {share:.0%} of these ratings were training ratings of the model; the errors "
+              "are optimistic (featvec fit --test-frac writes a held-out test.csv)", file=sys.stderr)
     out = errors(model.predict(df), y)
     out["unknown_users"] = int((model.users_.rows(df[model.user_col].to_numpy()) == 0).sum())
     out["unknown_items"] = int((model.items_.rows(df[model.item_col].to_numpy()) == 0).sum())

@@ -52,7 +52,18 @@ def cmd_fit(args) -> int:
     if args.out:
         path = model.save(Path(args.out).expanduser())
         print(f"saved the model to {path}")
+        _write_split(path, ratings, test)
     return 0
+
+
+def _write_split(path: Path, train: pd.DataFrame, test: pd.DataFrame | None) -> None:
+    """With ``--test-frac``: the training and test rows beside the model, for ``featvec evaluate``."""
+    if test is None:
+        return
+    train.to_csv(path / "train.csv", index=False)
+    test.to_csv(path / "test.csv", index=False)
+    print(f"wrote {path / 'train.csv'} ({len(train):,} rows) and {path / 'test.csv'} ({len(test):,} rows); "
+          f"score again with: featvec evaluate --model-dir {path} --ratings {path / 'test.csv'}")
 
 
 def _fit_implicit(args, events: pd.DataFrame, cols, source: str) -> int:
@@ -88,7 +99,9 @@ def _fit_implicit(args, events: pd.DataFrame, cols, source: str) -> int:
         print("test " + json.dumps({k: round(v, 4) if isinstance(v, float) else v
                                     for k, v in evaluate(model, test, k=(10, 20)).items()}))
     if args.out:
-        print(f"saved the model to {model.save(Path(args.out).expanduser())}")
+        path = model.save(Path(args.out).expanduser())
+        print(f"saved the model to {path}")
+        _write_split(path, events, test)
     return 0
 
 

@@ -10,6 +10,8 @@ whole catalogue) are computed only when asked for and their keys say so: ``recal
 """
 from __future__ import annotations
 
+import warnings
+
 from typing import Callable
 
 import numpy as np
@@ -158,6 +160,11 @@ def evaluate(model, test: pd.DataFrame, k=20, metrics=METRICS, sampled: int | No
     ok = (u > 0) & (i > 0)
     if not ok.any():
         raise ValueError("no test row has both a user and an item seen in training")
+    share = model.training_share(test)
+    if share > 0.5:
+        warnings.warn(f"{share:.0%} of the test rows are training interactions of this model; they are masked "
+                      "from the ranking, so the metrics say little: evaluate on held-out rows (featvec fit "
+                      "--test-frac writes them)", UserWarning, stacklevel=2)
     n_items = len(model.items_) - 1
     test_csr = csr_from_pairs(u[ok] - 1, i[ok] - 1, len(model.users_) - 1)
     ptr, idx = (np.asarray(t) for t in model.seen_)

@@ -41,6 +41,17 @@ class Recommender(BaseModel):
     def _clip_scores(self, scores: np.ndarray) -> np.ndarray:
         return scores
 
+    def training_share(self, df: pd.DataFrame) -> float:
+        """The share of ``df``'s (user, item) rows that were training interactions of this model (a test set
+        should hold none: evaluating on training rows measures nothing)."""
+        self._check_fitted()
+        u = self.users_.rows(df[self.user_col].to_numpy())
+        i = self.items_.rows(df[self.item_col].to_numpy())
+        ptr, idx = (np.asarray(t) for t in self.seen_)
+        n = len(self.items_)
+        seen = np.repeat(np.arange(len(ptr) - 1, dtype=np.int64), np.diff(ptr)) * n + idx
+        return float(np.isin(u.astype(np.int64) * n + i, seen).mean()) if len(df) else 0.0
+
     def _fold_in_users(self, user_items: pd.DataFrame):
         raise ValueError(f"{type(self).__name__} cannot fold in new users; use ImplicitRecommender")
 
