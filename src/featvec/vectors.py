@@ -61,6 +61,9 @@ class Vectors:
             return self.matrix[self.positions([labels])[0]]
         return self.matrix[self.positions(labels)]
 
+    def __contains__(self, label) -> bool:
+        return label in self._pos
+
     def similar(self, labels, k: int = 10, metric: str = "cosine", exclude_self: bool = True,
                 candidates: Iterable | None = None) -> pd.DataFrame:
         """The k nearest rows to each label (batch-first): columns query, label, score, rank."""

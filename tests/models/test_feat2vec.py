@@ -621,3 +621,12 @@ def test_nearest_backends_agree(backend):
     assert list(got["label"]) == list(exact["label"]) and len(got) == 28
     assert not (got["label"] == got["query"]).any()
     np.testing.assert_allclose(got["score"], exact["score"], atol=1e-5)
+
+
+def test_similar_finds_numbers_written_either_way():
+    records = pd.DataFrame({"user": list("abcdef") * 10, "rating": [1.0, 2.0, 3.0, 4.0, 5.0] * 12})
+    m = Feat2Vec(groups=["user", "rating"], dim=4, epochs=1, patience=None, show_progress=False).fit(records)
+    assert "rating=5.0" in m.vectors_["all"]
+    pd.testing.assert_frame_equal(m.similar("rating=5", 3).assign(query="rating=5.0"), m.similar("rating=5.0", 3))
+    with pytest.raises(ValueError, match="rating=6"):
+        m.similar("rating=6", 3)

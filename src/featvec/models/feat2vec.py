@@ -37,6 +37,20 @@ def _as_feature(g) -> Feature:
     raise TypeError(f"a group must be a column name, Categorical, Numeric or Bag; got {g!r}")
 
 
+def _known_label(table, label):
+    """``label`` as the table writes it: "rating=5" finds "rating=5.0" (and "rating=5.0" finds "rating=5")
+    when only that form is known; anything else is returned as given (unknown labels are reported later)."""
+    if not isinstance(label, str) or label in table or "=" not in label:
+        return label
+    group, _, value = label.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        return label
+    forms = [f"{group}={number}"] + ([f"{group}={int(number)}"] if number.is_integer() else [])
+    return next((f for f in forms if f in table), label)
+
+
 def _zero_untrained(net: Feat2VecNet, specs, inputs: dict) -> None:
     """Values that never occur in the training records (only in the held-out ones) keep no trained
     weights: zero them, so they score like unknown values."""
@@ -253,7 +267,8 @@ class Feat2Vec(BaseModel):
                 raise ValueError(f"unknown group(s) {unknown}; groups with vectors: "
                                  f"{[g for g in self.vectors_ if g != ALL]}")
             cands = [f"{g}={v}" for g in groups for v in self.vectors_[g].labels]
-        return table.similar(labels, k, candidates=cands)
+        labels = [labels] if isinstance(labels, str) else list(labels)
+        return table.similar([_known_label(table, q) for q in labels], k, candidates=cands)
 
     # ------------------------------------------------------------------ scoring
 
