@@ -215,7 +215,8 @@ def test_fold_in_a_list_is_one_new_user_and_unknown_items_are_ignored(fitted, da
     assert v.labels == ["new"] and v.matrix.shape == (1, 8) and np.isfinite(v.matrix).all()
     assert np.abs(v.matrix).sum() > 0
     np.testing.assert_array_equal(model.fold_in(items + UNKNOWN_ITEMS).matrix, v.matrix)
-    np.testing.assert_array_equal(model.fold_in(UNKNOWN_ITEMS).matrix, np.zeros((1, 8)))  # nothing known
+    with pytest.raises(ValueError, match="have no item known to the model"):  # nothing known: not a zero vector
+        model.fold_in(UNKNOWN_ITEMS)
     with pytest.raises(ValueError, match="at least one item"):
         model.fold_in([])
 
@@ -442,3 +443,15 @@ def test_valid_frame_is_scored_each_epoch(data):
         ImplicitRecommender(epochs=1).fit(train, valid=unknown)
     with pytest.raises(ValueError, match=r"valid_frac must be in \[0, 1\)"):
         ImplicitRecommender(epochs=1, valid_frac=1.5).fit(train)
+
+
+def test_fold_in_refuses_a_user_without_a_known_item(data):
+    train, _, _ = data
+    model = ImplicitRecommender(dim=8, epochs=1).fit(train)
+    known = train["item_id"].iloc[0]
+    with pytest.raises(ValueError, match=r"user\(s\) \['new'\] have no item known to the model.*e.g. items \['zz'"):
+        model.fold_in(["zz", "yy"])
+    rows = pd.DataFrame({"user_id": ["a", "b", "b"], "item_id": [known, "zz", "yy"]})
+    with pytest.raises(ValueError, match=r"user\(s\) \['b'\]"):
+        model.recommend(["a"], user_items=rows)
+    assert len(model.fold_in([known, "zz"])) == 1  # unknown items beside known ones are ignored

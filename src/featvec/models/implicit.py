@@ -299,6 +299,11 @@ class ImplicitRecommender(Recommender):
         u = index.get_indexer(df[self.user_col])
         i = self.items_.rows(df[self.item_col].to_numpy())
         ok = (i > 0) & (w > 0)
+        empty = np.flatnonzero(np.bincount(u[ok], minlength=len(index)) == 0)
+        if len(empty):
+            theirs = list(pd.unique(df[self.item_col][u == empty[0]]))[:5]
+            raise ValueError(f"user_items: user(s) {list(index[empty][:5])} have no item known to the model (with a "
+                             f"weight > 0), so there is nothing to fold in; e.g. items {theirs}")
         u, i, w = distinct_pairs(u[ok], i[ok], w[ok])
         ptr, idx = csr_from_pairs(u, i, len(index))
         with torch.no_grad():
