@@ -278,7 +278,8 @@ def test_unknown_dataset_and_missing_data(capsys, tmp_path):
     status, _, err = run(capsys, "fit", "--dataset", "ml-3m", "--data", tmp_path)
     assert_one_line_error(status, err, "unknown MovieLens dataset 'ml-3m'")
     status, _, err = run(capsys, "fit", "--dataset", "ml-100k", "--data", tmp_path)
-    assert_one_line_error(status, err, "missing u.data", str(tmp_path))
+    assert_one_line_error(status, err, "missing u.data", str(tmp_path), "Pass --data DIR", "FEATVEC_DATA")
+    assert "data_dir=" not in err and "download=True" not in err  # the CLI's terms, not Python's
 
 
 def test_unknown_user_id(capsys, model_dir):
