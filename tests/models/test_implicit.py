@@ -455,3 +455,11 @@ def test_fold_in_refuses_a_user_without_a_known_item(data):
     with pytest.raises(ValueError, match=r"user\(s\) \['b'\]"):
         model.recommend(["a"], user_items=rows)
     assert len(model.fold_in([known, "zz"])) == 1  # unknown items beside known ones are ignored
+
+
+@pytest.mark.parametrize("weight", [1e300, 1e31])
+def test_a_weight_too_large_for_float32_is_refused(data, weight):
+    train = data[0].assign(w=1.0)
+    train.loc[train.index[3], "w"] = weight
+    with pytest.raises(ValueError, match=r"column 'w' has the weight .* at row 3, too large to train in float32"):
+        ImplicitRecommender(solver="als", weight_col="w").fit(train)

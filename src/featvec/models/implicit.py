@@ -24,6 +24,7 @@ from featvec.validation import check_frame, check_no_missing, id_list, numeric_v
 from featvec.vectors import Vectors
 
 SOLVERS = ("sgd", "als")
+MAX_WEIGHT = 1e30  # float32 holds up to 3.4e38: confidences 1 + alpha * weight and their sums stay finite
 
 
 @register
@@ -130,6 +131,11 @@ class ImplicitRecommender(Recommender):
         if (w < 0).any():
             pos = int(np.flatnonzero(w < 0)[0])
             raise ValueError(f"{what}: column {self.weight_col!r} has a negative weight {w[pos]} at row {pos}")
+        big = w * max(float(self.alpha), 1.0) > MAX_WEIGHT
+        if big.any():
+            pos = int(np.flatnonzero(big)[0])
+            raise ValueError(f"{what}: column {self.weight_col!r} has the weight {w[pos]:g} at row {pos}, too large to "
+                             f"train in float32 (weight x alpha must stay under {MAX_WEIGHT:g}); rescale the weights")
         return df, w
 
     # ---- fit
