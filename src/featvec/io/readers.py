@@ -250,12 +250,12 @@ def _decoded(source, name: str, opts: _Options) -> Iterator[pd.DataFrame]:
         try:
             yield from _read(source, name, opts, stack)
         except EOFError as e:
-            raise ValueError(f"truncated gzip stream in {name}: {e}") from None
+            raise EventFileError(f"truncated gzip stream in {name}: {e}") from None
         except (gzip.BadGzipFile, zlib.error) as e:
-            raise ValueError(f"corrupt gzip data in {name}: {e}") from None
+            raise EventFileError(f"corrupt gzip data in {name}: {e}") from None
         except UnicodeDecodeError as e:
-            raise ValueError(f"{name} is not valid {opts.encoding} text ({e.reason}); "
-                             f"pass its encoding, e.g. encoding='latin-1'") from None
+            raise EventFileError(f"{name} is not valid {opts.encoding} text ({e.reason}); "
+                                 f"pass its encoding, e.g. encoding='latin-1'") from None
 
 
 def _read(source, name: str, opts: _Options, stack: ExitStack) -> Iterator[pd.DataFrame]:

@@ -1,9 +1,11 @@
 """The parameters presets share, declared once: what each must be. A preset checks the ones in its
-signature with these rules (``BaseModel.check_params``) and adds checks of its own."""
+signature with these rules (``BaseModel._validate_params``) and adds checks of its own."""
 from __future__ import annotations
 
 import math
 import numbers
+
+import numpy as np
 
 from featvec.training.optim import OPTIMIZERS
 
@@ -67,8 +69,6 @@ def check(name: str, value, rules: dict = RULES) -> None:
 def holdout(n: int, frac: float, seed: int) -> tuple:
     """The one validation split of every preset: ``max(1, round(n * frac))`` of the ``n`` rows drawn with
     ``seed`` are held out; returns (training positions, validation positions), each in the rows' order."""
-    import numpy as np
-
     perm = np.random.default_rng(seed).permutation(n)
     n_valid = max(1, int(round(n * float(frac))))
     return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])

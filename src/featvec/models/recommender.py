@@ -177,7 +177,6 @@ class Recommender(BaseModel):
 
     def _similar(self, vecs: Vectors, ids, k: int, col: str) -> pd.DataFrame:
         self._check_fitted()
-        k = check_k(k)
         out = vecs.similar(ids, k)
         out.columns = [col, f"similar_{col}", "score", "rank"]
         for c in out.columns[:2]:
