@@ -11,7 +11,7 @@ import torch
 
 from featvec.schema import Bag, Categorical, Feature, Numeric, check_unique_names, feature_name
 from featvec.util.arrays import lookup, lookup_table, unique
-from featvec.validation import check_no_missing, numeric_values, plain, require_columns
+from featvec.validation import bad_cell, check_kind, check_values, numeric_values, plain, require_columns, values_kind
 
 
 NA_LABEL = "#na#"  # the category a missing categorical value becomes (fastai's name for it)
@@ -44,8 +44,16 @@ class Vocabulary:
         self.values = py_values(values)
         self._index = pd.Index(self.values)
         self._table = None  # the dense lookup table for integer ids, built on first use
+        self._kind = False  # number / str / bool / ..., found on first use
         if not self._index.is_unique:
             raise ValueError("vocabulary values must be unique")
+
+    @property
+    def kind(self) -> str | None:
+        """The kind of the values (see ``validation.values_kind``): what the values to encode must be."""
+        if self._kind is False:
+            self._kind = values_kind(self.values)
+        return self._kind
 
     @classmethod
     def fit(cls, values, min_count: int = 1, max_size: int | None = None) -> "Vocabulary":
@@ -202,7 +210,18 @@ def _list_cells(df: pd.DataFrame, column: str, role: str, what: str) -> list:
 
 
 def bag_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
-    return _list_cells(df, f.column, "is a Bag", what)
+    """The bag's lists, each value a single value (not missing, not a list) of one kind."""
+    lists = _list_cells(df, f.column, "is a Bag", what)
+    flat = [v for b in lists for v in b]
+    kind = pd.api.types.infer_dtype(flat, skipna=False)  # a None or NaN makes "mixed" (or "floating")
+    if kind in ("integer", "string", "boolean", "empty") or (kind == "floating" and not np.isnan(flat).any()):
+        return lists
+    bad = bad_cell(flat, mixed_ok=True)
+    if bad:
+        row = int(np.searchsorted(np.cumsum([len(b) for b in lists]), bad[0], side="right"))
+        raise ValueError(f"{what}: column {f.column!r} is a Bag; a value in row {row} (index "
+                         f"{plain(df.index[row])!r}) {bad[1]}")
+    return lists
 
 
 def weight_lists(df: pd.DataFrame, f: Bag, what: str) -> list:
@@ -262,7 +281,8 @@ class FeatureEncoder:
         for f in self.features:
             name = feature_name(f)
             if isinstance(f, Categorical):
-                self.vocabs[name] = Vocabulary.fit(df[f.column].dropna(), f.min_count, f.max_size)
+                values = check_values(df, f.column, what, mixed_ok=True)
+                self.vocabs[name] = Vocabulary.fit(values, f.min_count, f.max_size)
             elif isinstance(f, Bag):
                 lists = bag_lists(df, f, what)
                 flat = [v for bag in lists for v in bag]
@@ -302,8 +322,9 @@ class FeatureEncoder:
         for f in self.features:
             name = feature_name(f)
             if isinstance(f, Categorical):
-                check_no_missing(df, f.column, what)
-                out[name] = torch.as_tensor(self.vocabs[name].encode(df[f.column].to_numpy()))
+                values = check_values(df, f.column, what, mixed_ok=True).to_numpy()
+                check_kind(self.vocabs[name].kind, values, f.column, what, strict=False)
+                out[name] = torch.as_tensor(self.vocabs[name].encode(values))
             elif isinstance(f, Bag):
                 lists = bag_lists(df, f, what)
                 weights = check_weights(df, f, lists, weight_lists(df, f, what), what) if f.weights else None

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from featvec.validation import check_k
+from featvec.validation import check_k, check_kind, plain, values_kind
 
 
 def _normalise(x: torch.Tensor) -> torch.Tensor:
@@ -52,7 +52,8 @@ class Vectors:
         labels = list(labels)
         pos = self._pos.get_indexer(labels)
         if (pos < 0).any():
-            bad = [lab for lab, p in zip(labels, pos) if p < 0][:5]
+            check_kind(values_kind(self.labels), labels, "label", self.name or "vectors", "the table holds")
+            bad = [plain(lab) for lab, p in zip(labels, pos) if p < 0][:5]
             raise ValueError(f"{self.name or 'vectors'}: unknown label(s) {bad}")
         return pos
 

@@ -91,7 +91,7 @@ def test_errors():
         user_vectors(df, "id", numeric={"geo": ["nope"]})
     with pytest.raises(ValueError, match="appears in more than one row"):
         user_vectors(pd.concat([df, df.iloc[:1]]), "id", vectors=tables())
-    with pytest.raises(ValueError, match="column 'lat' is missing in row 3"):
+    with pytest.raises(ValueError, match=r"column 'lat' has a missing or infinite value at row 3 \(index 3\): nan"):
         user_vectors(df.assign(lat=lambda d: d["lat"].where(d.index != 3)), "id", numeric={"geo": ["lat"]})
     uv = user_vectors(df, "id", vectors=tables())
     with pytest.raises(ValueError, match="unknown user id"):

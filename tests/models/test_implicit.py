@@ -449,12 +449,14 @@ def test_fold_in_refuses_a_user_without_a_known_item(data):
     train, _, _ = data
     model = ImplicitRecommender(dim=8, epochs=1).fit(train)
     known = train["item_id"].iloc[0]
-    with pytest.raises(ValueError, match=r"user\(s\) \['new'\] have no item known to the model.*e.g. items \['zz'"):
-        model.fold_in(["zz", "yy"])
-    rows = pd.DataFrame({"user_id": ["a", "b", "b"], "item_id": [known, "zz", "yy"]})
+    with pytest.raises(ValueError, match=r"user\(s\) \['new'\] have no item known to the model.*e.g. items \[999999"):
+        model.fold_in([999999, 999998])
+    rows = pd.DataFrame({"user_id": ["a", "b", "b"], "item_id": [known, 999999, 999998]})
     with pytest.raises(ValueError, match=r"user\(s\) \['b'\]"):
         model.recommend(["a"], user_items=rows)
-    assert len(model.fold_in([known, "zz"])) == 1  # unknown items beside known ones are ignored
+    assert len(model.fold_in([known, 999999])) == 1  # unknown items beside known ones are ignored
+    with pytest.raises(ValueError, match=r"'item_id' values must be numbers.*got 'zz' \(str\)"):
+        model.fold_in(["zz", "yy"])  # the wrong kind of id is named as such, not as an unknown item
 
 
 @pytest.mark.parametrize("weight", [1e300, 1e31])

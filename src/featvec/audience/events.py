@@ -3,13 +3,14 @@ aggregation per entity (x category): counts per event type, ratios, mean interva
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from featvec.validation import check_frame, require_columns
+from featvec.validation import check_frame, numeric_values, plain, require_columns, with_values
 
 CONFLICT_RULES = ("mode", "first", "last", "placeholder", "error")
 
@@ -176,7 +177,9 @@ def aggregate_events(events: pd.DataFrame, by: Sequence[str], event_col: str | N
     by = [by] if isinstance(by, str) else list(by)
     need = by + [c for c in (event_col, time_col) if c] + list(sums)
     require_columns(events, need, "events")
-    g = events.groupby(by, sort=True, dropna=False)
+    events = with_values(events, by, "events", mixed_ok=True)  # a group needs a key: no NaN, no list cells
+    events = events.assign(**{c: numeric_values(events, c, "events", allow_nan=True) for c in sums})
+    g = events.groupby(by, sort=True)
     out = g.size().rename("n_events").to_frame()
     if event_col:
         counts = pd.crosstab([events[c] for c in by], events[event_col])
@@ -187,11 +190,10 @@ def aggregate_events(events: pd.DataFrame, by: Sequence[str], event_col: str | N
     for c in sums:
         out[f"{c}_sum"] = g[c].sum(min_count=0)
     if time_col:
-        t = pd.to_numeric(events[time_col], errors="raise") if not pd.api.types.is_datetime64_any_dtype(
-            events[time_col]) else events[time_col].astype("int64") / 1e9
-        frame = events[by].assign(_t=t.to_numpy()).sort_values(by + ["_t"], kind="stable")
-        gaps = frame.groupby(by, sort=False, dropna=False)["_t"].diff()
-        mean_gap = gaps.groupby([frame[c] for c in by], sort=True, dropna=False).mean()
+        t = _seconds(events, time_col)
+        frame = events[by].assign(_t=t).sort_values(by + ["_t"], kind="stable")
+        gaps = frame.groupby(by, sort=False)["_t"].diff()
+        mean_gap = gaps.groupby([frame[c] for c in by], sort=True).mean()
         out["mean_interval"] = mean_gap.reindex(out.index).fillna(interval_fill) if not np.isnan(
             interval_fill) else mean_gap.reindex(out.index)
     for name, (num, den) in (ratios or {}).items():
@@ -204,3 +206,31 @@ def aggregate_events(events: pd.DataFrame, by: Sequence[str], event_col: str | N
         d = out[cols[1]].astype(np.float64)
         out[name] = np.where(d > 0, out[cols[0]] / d.where(d > 0, 1.0), np.nan)
     return out.reset_index()
+
+
+def _seconds(events: pd.DataFrame, col: str) -> np.ndarray:
+    """A time column as float seconds: numbers as they are, datetimes (or text pandas parses as dates) since
+    the epoch; NaN where missing. A value that is neither is refused, naming its row."""
+    s = events[col]
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return _epoch(s)
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return numeric_values(events, col, "events", allow_nan=True)
+    as_number = pd.to_numeric(s, errors="coerce")
+    if (as_number.notna() | s.isna()).all():
+        return as_number.to_numpy(dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": each value is parsed on its own
+        as_date = pd.to_datetime(s, errors="coerce", utc=True, format="mixed")
+    bad = (as_date.isna() & s.notna()).to_numpy()
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"events: column {col!r} holds times, but row {pos} (index {plain(events.index[pos])!r}) "
+                         f"holds {s.iloc[pos]!r}, neither a number nor a date")
+    return _epoch(as_date)
+
+
+def _epoch(s: pd.Series) -> np.ndarray:
+    t = s.dt.tz_convert(None) if s.dt.tz is not None else s
+    sec = (t - pd.Timestamp(0)).dt.total_seconds()
+    return sec.to_numpy(dtype=np.float64, na_value=np.nan)

@@ -20,7 +20,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from featvec.validation import check_frame, require_columns
+from featvec.validation import (check_frame, check_kind, check_values, id_list, numeric_values, plain,
+                                require_columns, values_kind)
 from featvec.vectors import Vectors
 
 
@@ -36,12 +37,15 @@ class UserVectors:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def positions(self, ids) -> np.ndarray:
-        ids = [ids] if np.isscalar(ids) or isinstance(ids, str) else list(ids)
+    def positions(self, ids, what: str = "seed") -> np.ndarray:
+        ids = id_list(ids)
+        if not ids:
+            raise ValueError(f"no {what} user given: pass one user id or a list of them")
+        check_kind(values_kind(self.ids), ids, "user id", what, "the user table holds")
         pos = self.ids.get_indexer(ids)
         if (pos < 0).any():
             bad = [i for i, p in zip(ids, pos) if p < 0][:5]
-            raise ValueError(f"unknown user id(s) {bad}")
+            raise ValueError(f"{what}: unknown user id(s) {[plain(b) for b in bad]}")
         return pos
 
     def matrix(self) -> np.ndarray:
@@ -55,7 +59,7 @@ class UserVectors:
             unknown = [b for b in weights if b not in self.blocks]
             if unknown:
                 raise ValueError(f"weights name unknown block(s) {unknown}; blocks are {list(self.blocks)}")
-            w.update({k: float(v) for k, v in weights.items()})
+            w.update({k: _weight(k, v) for k, v in weights.items()})
         if any(v < 0 for v in w.values()) or sum(w.values()) <= 0:
             raise ValueError(f"block weights must be >= 0 with a positive sum, got {w}")
         total = sum(w.values())
@@ -69,12 +73,12 @@ class UserVectors:
         similarity to the seed minus the similarity to it, so traits common to everyone count for
         nothing (normalised vectors only)."""
         seed_pos = self.positions(seed)
-        cand = np.arange(len(self)) if candidates is None else self.positions(candidates)
+        cand = np.arange(len(self)) if candidates is None else self.positions(candidates, "candidates")
         w = self._w(weights)
         parts = {}
         if against is not None and not self.normalized:
             raise ValueError("against= needs normalised user vectors (normalize=True)")
-        ref = None if against is None else self.positions(against)
+        ref = None if against is None else self.positions(against, "against")
         if self.normalized:
             for b, x in self.blocks.items():
                 centre = x[seed_pos].mean(0) - (x[ref].mean(0) if ref is not None else 0.0)
@@ -91,6 +95,16 @@ class UserVectors:
         out = pd.DataFrame(parts, index=self.ids[cand])
         out.insert(0, "score", out.sum(axis=1))
         return out
+
+
+def _weight(block: str, v) -> float:
+    try:
+        w = float(v)
+    except (TypeError, ValueError):
+        w = float("nan")
+    if isinstance(v, bool) or not np.isfinite(w):
+        raise ValueError(f"the weight of block {block!r} must be a finite number >= 0, got {v!r}")
+    return w
 
 
 def _block(x: np.ndarray, normalize: bool) -> np.ndarray:
@@ -114,10 +128,10 @@ def user_vectors(users: pd.DataFrame, id_col: str, vectors: Mapping[str, Vectors
     if not vectors and not numeric:
         raise ValueError("user_vectors needs at least one block (vectors= or numeric=)")
     require_columns(users, [id_col, *vectors, *(c for cols in numeric.values() for c in cols)], "users")
-    ids = pd.Index(users[id_col])
+    ids = pd.Index(check_values(users, id_col, "users"))
     if not ids.is_unique:
         dup = ids[ids.duplicated()][0]
-        raise ValueError(f"users: id {dup!r} appears in more than one row; one row per user")
+        raise ValueError(f"users: id {plain(dup)!r} appears in more than one row; one row per user")
     blocks = {}
     for col, table in vectors.items():
         pos = table._pos.get_indexer(users[col].tolist())
@@ -127,16 +141,13 @@ def user_vectors(users: pd.DataFrame, id_col: str, vectors: Mapping[str, Vectors
     for name, cols in numeric.items():
         if name in blocks:
             raise ValueError(f"block {name!r} is given twice")
-        x = users[cols].to_numpy(dtype=np.float64)
-        if np.isnan(x).any():
-            r, c = np.argwhere(np.isnan(x))[0]
-            raise ValueError(f"users: column {cols[c]!r} is missing in row {int(r)}")
+        x = np.stack([numeric_values(users, c, "users") for c in cols], axis=1)  # names a NaN, inf or text
         sd = x.std(0)
         blocks[name] = _block((x - x.mean(0)) / np.where(sd > 0, sd, 1.0), normalize) if normalize else x
     uv = UserVectors(ids, blocks, {b: 1.0 for b in blocks}, normalize)
     if weights:
         uv._w(weights)  # checks the names and values
-        uv.weights.update({k: float(v) for k, v in weights.items()})
+        uv.weights.update({k: _weight(k, v) for k, v in weights.items()})
     return uv
 
 

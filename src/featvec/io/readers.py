@@ -201,8 +201,18 @@ def _sniff(head: bytes) -> str:
     text = text.lstrip()
     if text[:1] in (b"{", b"["):
         return "json"
+    if len(head) < _HEAD_BYTES and _json_scalar(text):
+        return "json"  # a whole file holding one number or string: refused as JSON, not read as an empty CSV
     first = text.split(b"\n", 1)[0]
     return "tsv" if first.count(b"\t") > first.count(b",") else "csv"
+
+
+def _json_scalar(text: bytes) -> bool:
+    try:
+        value = json.loads(text)
+    except ValueError:  # also UnicodeDecodeError
+        return False
+    return not isinstance(value, (dict, list))
 
 
 def _looks_like_jsonl(head: bytes, encoding: str) -> bool:
@@ -625,6 +635,8 @@ def _csv_chunks(data, head: bytes, name: str, delimiter: str, opts: _Options) ->
         if missing:
             raise ValueError(f"column(s) {missing} not found in {name}; it has {header}")
     text = io.TextIOWrapper(data, encoding=encoding, newline="")
+    if header:
+        text = _FieldCounter(text, delimiter, len(header), name)
     try:
         reader = pd.read_csv(text, sep=delimiter, chunksize=opts.chunk_rows, dtype=dtype or None,
                              usecols=opts.columns, keep_default_na=True)
@@ -635,6 +647,41 @@ def _csv_chunks(data, head: bytes, name: str, delimiter: str, opts: _Options) ->
         raise ValueError(f"empty file: {name} (no header row)") from None
     except pd.errors.ParserError as e:
         raise ValueError(f"malformed {'TSV' if delimiter == chr(9) else 'CSV'} in {name}: {str(e).strip()}") from None
+
+
+class _FieldCounter(io.TextIOBase):
+    """Passes a CSV text stream through, refusing a line with fewer fields than the header (pandas would pad
+    it with NaN). Lines are counted by their delimiters, so once a quote appears (a quoted field may hold
+    delimiters or line breaks) the check stops; pandas still refuses lines with too many fields."""
+
+    def __init__(self, text, delimiter: str, n_fields: int, name: str):
+        self.text, self.delimiter, self.n_fields, self.name = text, delimiter, n_fields, name
+        self.line, self.tail, self.on = 0, "", True
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> str:
+        chunk = self.text.read(n)
+        if self.on:
+            self._check(chunk)
+        return chunk
+
+    def _check(self, chunk: str) -> None:
+        if '"' in chunk:
+            self.on = False
+            return
+        lines = (self.tail + chunk).split("\n")
+        self.tail = lines.pop() if chunk else ""
+        counts = [ln.count(self.delimiter) for ln in lines]
+        short = [j for j, c in enumerate(counts) if c < self.n_fields - 1 and lines[j].strip()]
+        short = [j for j in short if self.line + j > 0]  # line 1 is the header
+        if short:
+            j = short[0]
+            raise ValueError(f"malformed {'TSV' if self.delimiter == chr(9) else 'CSV'} in {self.name}: line "
+                             f"{self.line + j + 1} has {counts[j] + 1} field(s) where the header has "
+                             f"{self.n_fields}: {lines[j][:80]!r}")
+        self.line += len(lines)
 
 
 def _flat_fields(field, prefix: str, sep: str, root: str, out: dict) -> None:

@@ -8,7 +8,7 @@ import torch
 from featvec.encoding import EncodedBag, FeatureEncoder, Vocabulary, take
 from featvec.nn.embedding import GroupSpec
 from featvec.schema import Feature, emb_size_rule, feature_from_dict, feature_name, feature_to_dict, infer_features
-from featvec.validation import check_frame, check_no_missing, plain
+from featvec.validation import check_frame, check_kind, plain, values_kind, with_values
 
 ID = "id"
 
@@ -21,7 +21,7 @@ def side_table(df: pd.DataFrame, id_col: str, what: str) -> pd.DataFrame:
             df = df.reset_index()
         else:
             raise ValueError(f"{what} needs a column (or index) named {id_col!r} with the ids")
-    check_no_missing(df, id_col, what)
+    df = with_values(df, [id_col], what)
     dup = df[id_col].duplicated().to_numpy()
     if dup.any():
         pos = int(np.flatnonzero(dup)[0])
@@ -60,6 +60,7 @@ class EntityTable:
             side = side_table(side, self.id_col, what)
             if self.features is None:
                 self.features = infer_features(side, exclude=[self.id_col])
+            check_kind(values_kind(ids), side[self.id_col], self.id_col, what, "the training rows hold")
             values |= set(side[self.id_col].tolist())
         try:
             ordered = sorted(values)
@@ -101,6 +102,7 @@ class EntityTable:
     def extend(self, side: pd.DataFrame, what: str) -> "EntityTable":
         """A copy that also knows the entities of ``side`` missing from this one (cold start: id row 0)."""
         side = side_table(side, self.id_col, what)
+        check_kind(self.vocab.kind, side[self.id_col], self.id_col, what)
         new_ids = [v for v in side[self.id_col].tolist() if self.vocab.encode([v])[0] == 0]
         if not new_ids:
             return self
@@ -121,7 +123,9 @@ class EntityTable:
     def __len__(self) -> int:
         return len(self.vocab)
 
-    def rows(self, ids) -> np.ndarray:
+    def rows(self, ids, what: str = "data") -> np.ndarray:
+        """The row of each id (0: unknown); ids of another kind than the model's (str for int ids) are refused."""
+        check_kind(self.vocab.kind, ids, self.id_col, what)
         return self.vocab.encode(ids)
 
     def inputs(self, rows: torch.Tensor) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ from featvec.solvers.als import CSRMatrix, als, fold_in as als_fold_in
 from featvec.training.rows import PairRows
 from featvec.training.trainer import LabelledRows, Trainer, resolve_device
 from featvec.util.arrays import distinct_pairs
-from featvec.validation import check_frame, check_no_missing, id_list, numeric_values, require_columns
+from featvec.validation import check_frame, id_list, numeric_values, plain, require_columns, with_values
 from featvec.vectors import Vectors
 
 SOLVERS = ("sgd", "als")
@@ -123,8 +124,7 @@ class ImplicitRecommender(Recommender):
     def _frame(self, df, what: str) -> tuple[pd.DataFrame, np.ndarray]:
         check_frame(df, what)
         require_columns(df, [self.user_col, self.item_col] + ([self.weight_col] if self.weight_col else []), what)
-        check_no_missing(df, self.user_col, what)
-        check_no_missing(df, self.item_col, what)
+        df = with_values(df, [self.user_col, self.item_col], what)
         if self.weight_col is None:
             return df, np.ones(len(df))
         w = numeric_values(df, self.weight_col, what).astype(np.float64)
@@ -163,7 +163,21 @@ class ImplicitRecommender(Recommender):
         np.cumsum(np.bincount(u, minlength=len(users)), out=ptr[1:])
         self.seen_ = (torch.as_tensor(ptr), torch.as_tensor(i))
         self.item_counts_ = np.bincount(i, minlength=len(items)).astype(np.int64)
+        self._check_negatives(np.diff(ptr), len(items) - 1)
         return u, i, w
+
+    def _check_negatives(self, per_user: np.ndarray, n_items: int) -> None:
+        """Sampled losses need items a user did not interact with: refuse data where no user has one."""
+        if self.solver != "sgd" or self._negatives() in (0, "all") or not self.reject_seen:
+            return
+        full = int((per_user >= n_items).sum())
+        if full == int((per_user > 0).sum()):
+            raise ValueError(f"interactions: every user interacted with every one of the {n_items} items, so "
+                             f"loss={self.loss!r} has no negative item to draw; give more items, or use "
+                             f"solver='als' or reject_seen=False")
+        if full:
+            warnings.warn(f"interactions: {full} user(s) interacted with every item; no negative can be drawn for "
+                          f"them, so their rows teach the model little", stacklevel=4)
 
     def _prepare_valid(self, valid: pd.DataFrame):
         vdf, vw = self._frame(valid, "valid")
@@ -307,8 +321,8 @@ class ImplicitRecommender(Recommender):
         ok = (i > 0) & (w > 0)
         empty = np.flatnonzero(np.bincount(u[ok], minlength=len(index)) == 0)
         if len(empty):
-            theirs = list(pd.unique(df[self.item_col][u == empty[0]]))[:5]
-            raise ValueError(f"user_items: user(s) {list(index[empty][:5])} have no item known to the model (with a "
+            theirs = [plain(v) for v in pd.unique(df[self.item_col][u == empty[0]])[:5]]
+            raise ValueError(f"user_items: user(s) {[plain(v) for v in index[empty][:5]]} have no item known to the model (with a "
                              f"weight > 0), so there is nothing to fold in; e.g. items {theirs}")
         u, i, w = distinct_pairs(u[ok], i[ok], w[ok])
         ptr, idx = csr_from_pairs(u, i, len(index))

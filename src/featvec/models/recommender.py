@@ -22,7 +22,7 @@ from featvec.nn.recommender import RecommenderNet
 from featvec.schema import Feature, feature_from_dict
 from featvec.training.rows import RatingRows
 from featvec.training.trainer import Trainer, resolve_device
-from featvec.validation import check_frame, check_k, check_no_missing, id_list, numeric_values, require_columns
+from featvec.validation import check_frame, check_k, id_list, numeric_values, require_columns, with_values
 from featvec.vectors import Vectors, VectorSet
 
 IMPLICIT = "rated_items"
@@ -270,9 +270,7 @@ class RatingRecommender(Recommender):
         check_frame(df, what)
         cols = [self.user_col, self.item_col] + ([self.rating_col] if need_rating else [])
         require_columns(df, cols, what)
-        check_no_missing(df, self.user_col, what)
-        check_no_missing(df, self.item_col, what)
-        return df
+        return with_values(df, [self.user_col, self.item_col], what)
 
     def fit(self, ratings: pd.DataFrame, user_features: pd.DataFrame | None = None,
             item_features: pd.DataFrame | None = None, valid: pd.DataFrame | None = None):
