@@ -129,3 +129,28 @@ def test_cli_lookalike_errors(events_file, tmp_path, capsys):
     assert "use BLOCK=NUMBER" in capsys.readouterr().err
     assert main(["lookalike", str(tmp_path / "missing.json"), "--category", "Games"]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def _flat_csv(tmp_path, rename: dict) -> str:
+    """The events as the flat CSV export lays them out (location fields without their prefix), renamed."""
+    flat = [{**{k: v for k, v in e.items() if k != "location"}, **e["location"]} for e in make_events(120)]
+    path = tmp_path / "events.csv"
+    pd.DataFrame(flat).rename(columns=rename).to_csv(path, index=False)
+    return str(path)
+
+
+def test_cli_lookalike_reads_the_flat_csv_layout_and_maps_other_names(tmp_path, capsys):
+    out = str(tmp_path / "seg.html")
+    assert main(["lookalike", _flat_csv(tmp_path, {}), "--category", "Games", "--out", out]) == 0
+    text = capsys.readouterr().out
+    assert "state -> location_state" in text and "latitude -> location_latitude" in text and "each block's share" in text
+    path = _flat_csv(tmp_path, {"session_id": "sid", "state": "region"})
+    assert main(["lookalike", path, "--category", "Games", "--out", out]) == 2
+    assert "missing column(s) ['session_id'" in capsys.readouterr().err
+    assert main(["lookalike", path, "--category", "Games", "--out", out,
+                 "--column", "sid=session_id", "region=location_state"]) == 0
+    assert "region -> location_state" in capsys.readouterr().out
+    assert main(["lookalike", path, "--category", "Games", "--column", "nope=session_id"]) == 2
+    assert "--column names column(s) ['nope']" in capsys.readouterr().err
+    assert main(["lookalike", path, "--category", "Games", "--column", "sid"]) == 2
+    assert "use FILE_COLUMN=NAME" in capsys.readouterr().err

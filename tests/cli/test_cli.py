@@ -362,3 +362,24 @@ def test_feat2vec_cli_errors(capsys, f2v_files, tmp_path):
     assert status == 2 and "unknown value(s) ['y=100']" in err
     status, _, err = run(capsys, "similar", "--model-dir", out, "--items", "1")
     assert status == 2 and "--values" in err
+
+
+def test_fit_takes_reg_alpha_and_iterations_where_the_model_has_them(tmp_path, capsys):
+    from featvec import load
+
+    ratings = tmp_path / "r.csv"
+    pd.DataFrame({"user_id": np.repeat(np.arange(20), 5), "item_id": np.tile(np.arange(10), 10),
+                  "rating": np.tile([1.0, 2, 3, 4, 5], 20)}).to_csv(ratings, index=False)
+    out = tmp_path / "als"
+    assert main(["fit", "--ratings", str(ratings), "--model", "implicit", "--solver", "als", "--reg", "0.3",
+                 "--alpha", "5", "--iterations", "2", "--dim", "4", "--out", str(out)]) == 0
+    model = load(out)
+    assert (model.reg, model.alpha, model.iterations) == (0.3, 5.0, 2)
+    assert main(["fit", "--ratings", str(ratings), "--reg", "0.1", "--dim", "4", "--epochs", "1",
+                 "--out", str(tmp_path / "mf")]) == 0
+    assert load(tmp_path / "mf").reg == 0.1
+    capsys.readouterr()
+    assert main(["fit", "--ratings", str(ratings), "--model", "mf", "--alpha", "5"]) == 2
+    assert "--alpha does not apply to --model mf (MatrixFactorization has no alpha)" in capsys.readouterr().err
+    assert main(["fit", "--ratings", str(ratings), "--model", "deep", "--iterations", "3"]) == 2
+    assert "--iterations does not apply to --model deep" in capsys.readouterr().err

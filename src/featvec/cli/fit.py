@@ -37,10 +37,7 @@ def cmd_fit(args) -> int:
         ratings, test = random_split(ratings, test_frac=args.test_frac, seed=args.seed)
     cls = {"mf": MatrixFactorization, "deep": DeepRecommender}[args.model]
     params = {"user_col": cols[0], "item_col": cols[1], "rating_col": cols[2], "seed": args.seed,
-              "implicit": args.implicit, "show_progress": args.progress}
-    for name in ("dim", "epochs", "lr", "batch_size", "valid_frac"):
-        if getattr(args, name) is not None:
-            params[name] = getattr(args, name)
+              "implicit": args.implicit, "show_progress": args.progress, **_training_options(args, cls)}
     model = cls(**params).fit(ratings, user_features=user_features, item_features=item_features)
     n_users, n_items = ratings[cols[0]].nunique(), ratings[cols[1]].nunique()
     print(f"fitted {cls.__name__}(dim={model.dim}) on {len(ratings):,} ratings from {source} "
@@ -54,6 +51,24 @@ def cmd_fit(args) -> int:
         print(f"saved the model to {path}")
         _write_split(path, ratings, test)
     return 0
+
+
+TRAINING_OPTIONS = ("dim", "epochs", "lr", "batch_size", "valid_frac", "reg", "alpha", "iterations")
+
+
+def _training_options(args, cls) -> dict:
+    """The training options given on the command line, each refused where the model has no such parameter."""
+    out = {}
+    for name in TRAINING_OPTIONS:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if name not in cls._param_names():
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} does not apply to --model {args.model}"
+                             + (" --solver sgd" if args.model == "implicit" else "") + f" ({cls.__name__} has no {name})")
+        out[name] = value
+    return out
 
 
 def _write_split(path: Path, train: pd.DataFrame, test: pd.DataFrame | None) -> None:
@@ -85,10 +100,7 @@ def _fit_implicit(args, events: pd.DataFrame, cols, source: str) -> int:
         events, test = per_user_split(events, test_frac=args.test_frac, seed=args.seed, user_col=cols[0],
                                       item_col=cols[1])
     params = {"user_col": cols[0], "item_col": cols[1], "seed": args.seed, "show_progress": args.progress,
-              "loss": args.loss, "solver": args.solver}
-    for name in ("dim", "epochs", "lr", "batch_size", "valid_frac"):
-        if getattr(args, name) is not None:
-            params[name] = getattr(args, name)
+              "loss": args.loss, "solver": args.solver, **_training_options(args, ImplicitRecommender)}
     model = ImplicitRecommender(**params).fit(events[[cols[0], cols[1]]])
     what = "ALS" if args.solver == "als" else args.loss
     print(f"fitted ImplicitRecommender({what}, dim={model.dim}) on {len(events):,} interactions from {source} "
@@ -132,6 +144,7 @@ def add_parser(sub, model_options=()) -> None:
     t.add_argument("--epochs", type=int, help="training epochs (default: the model's)")
     t.add_argument("--lr", type=float, help="peak learning rate (default: the model's)")
     t.add_argument("--batch-size", type=int, help="ratings per step (default: the model's)")
+    t.add_argument("--reg", type=float, help="L2 regularisation of the vectors (mf, implicit; default: the model's)")
     t.add_argument("--seed", type=int, default=0, help="random seed")
     t.add_argument("--valid-frac", type=float, help="hold out this fraction to report a validation loss each epoch")
     t.add_argument("--test-frac", type=float, help="hold out this fraction as a test set and print its RMSE/MAE "
@@ -151,5 +164,7 @@ def _add_fit_model_options(p) -> None:
     g.add_argument("--loss", choices=["bpr", "bce", "sampled_softmax"], default="bpr",
                    help="implicit model's loss (SGD solver)")
     g.add_argument("--solver", choices=["sgd", "als"], default="sgd", help="implicit model's solver")
+    g.add_argument("--alpha", type=float, help="ALS: confidence per interaction, 1 + alpha x weight (default 1)")
+    g.add_argument("--iterations", type=int, help="ALS: alternating sweeps (default 15)")
     g.add_argument("--min-rating", type=float,
                    help="implicit model: keep only rows with rating >= this as interactions (e.g. 4)")

@@ -6,7 +6,8 @@ import json
 
 HELP = "users most like a category's funders (or its top funder), with a segment map"
 EXAMPLES = ("examples:\n  featvec lookalike events.json.gz --category Games --top 0.25 --out segment.html\n"
-            "  featvec lookalike events.csv.gz --category Sports --seed-user top --weight geo=0.5 --csv sports.csv")
+            "  featvec lookalike events.csv.gz --category Sports --seed-user top --weight geo=0.5 --csv sports.csv\n"
+            "  featvec lookalike my_events.csv --category Games --column sid=session_id region=location_state")
 
 
 def add_parser(sub, formatter) -> None:
@@ -19,6 +20,10 @@ def add_parser(sub, formatter) -> None:
     p.add_argument("events", metavar="EVENTS", help="event log: JSON ({\"data\": [...]}), JSON lines, CSV or Parquet, "
                    "optionally .gz")
     p.add_argument("--category", required=True, help="the category whose funders are the seed")
+    p.add_argument("--column", nargs="+", default=[], metavar="FILE_COLUMN=NAME",
+                   help="map the file's column names to the ones used here (session_id, event_name, category, amount, "
+                        "gender, age, marital_status, device, location_state, location_city, location_latitude, "
+                        "location_longitude); the flat CSV's city/state/latitude/longitude are mapped by themselves")
     p.add_argument("--seed-user", metavar="ID", help="one seed user instead of all the category's funders "
                    "('top': the top funder by amount, as in notebook 001)")
     p.add_argument("--top", type=float, default=0.25, help="fraction (<= 1) or number of users to return")
@@ -46,14 +51,27 @@ def _weights(items: list[str]) -> dict:
     return out
 
 
+def _columns(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        old, sep, new = item.partition("=")
+        if not (sep and old and new):
+            raise ValueError(f"--column {item!r}: use FILE_COLUMN=NAME, e.g. state=location_state")
+        out[old] = new
+    return out
+
+
 def cmd_lookalike(args) -> int:
     from featvec.audience.pipeline import audience_from_events, embed_users
-    from featvec.datasets.localytics import EVENTS, GEO, USERS
+    from featvec.datasets.localytics import EVENTS, GEO, USERS, standard_columns
     from featvec.io.readers import read_events
     from featvec.audience.lookalike import block_shares, lookalikes
     from featvec.audience.segment_map import segment_map
 
-    aud = audience_from_events(read_events(args.events), **EVENTS)
+    events, renamed = standard_columns(read_events(args.events), _columns(args.column))
+    if renamed:
+        print("columns: " + ", ".join(f"{a} -> {b}" for a, b in renamed.items()))
+    aud = audience_from_events(events, **EVENTS)
     print(aud.report.text())
     if args.category not in aud.funded.columns:
         raise ValueError(f"unknown category {args.category!r}; categories: {list(aud.funded.columns)}")
