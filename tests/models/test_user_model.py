@@ -24,7 +24,7 @@ from save_checks import check_interrupted_save
 
 CATS = [f"c{i:02d}" for i in range(20)]
 AGES = [18, 25, 35]
-SMALL = dict(layers=(32, 16), batch_size=256, lr=1e-2, epochs=20)
+SMALL = dict(layers=(32, 16), batch_size=256, lr=1e-2, epochs=20, recipe="deep")  # the deep recipe's other defaults
 
 
 def planted(n: int, seed: int, p_f: float = 0.5, g_boost: float = 5.0, a_boost: float = 3.0, lo: int = 20,
@@ -241,7 +241,7 @@ def test_temperature_scaling_on_an_overconfident_model():
     # 400 users, a weak signal, a network trained 30 epochs without early stopping, dropout or weight decay:
     # it memorises, and is overconfident on the 300 validation users (fitted temperatures about 10 and 7)
     train, valid = planted(400, 6, g_boost=1.5, a_boost=1.5), planted(300, 7, g_boost=1.5, a_boost=1.5)
-    kw = dict(bags=["cats", "brands"], attributes=["region"], targets=["gender", "age"], layers=(64, 32),
+    kw = dict(bags=["cats", "brands"], attributes=["region"], targets=["gender", "age"], layers=(64, 32), recipe="deep",
               dropout=0.0, weight_decay=0.0, epochs=30, batch_size=100, lr=1e-2, patience=None)
     cal = UserModel(**kw).fit(train, valid=valid)
     raw = UserModel(calibrate=False, **kw).fit(train, valid=valid)
@@ -533,3 +533,52 @@ def test_get_params_set_params_repr():
     assert r.startswith("UserModel(") and "epochs=4" in r and "seed=3" in r and "layers=(16,)" in r
     assert "device=" not in r and "calibrate=" not in r
     assert "UserModel" in featvec.io.persistence._REGISTRY
+
+
+def test_recipe_auto_picks_the_small_data_recipe_for_few_users_and_deep_for_many(monkeypatch):
+    import featvec.models.user as user_module
+
+    train = planted(600, 0)
+    auto = UserModel(bags=["cats"], targets=["gender"], seed=0).fit(train)
+    small = UserModel.small_data(["cats"], ["gender"], seed=0).fit(train)
+    assert auto.recipe_ == "small_data" and auto.get_params()["epochs"] == "auto"
+    assert [f.pooling for f in auto.features_] == ["tfidf"] and auto.embedding_sizes_ == {"cats": 32}
+    pd.testing.assert_frame_equal(auto.predict_proba(train.iloc[:50])["gender"],
+                                  small.predict_proba(train.iloc[:50])["gender"])  # the same recipe, bit for bit
+    monkeypatch.setattr(user_module, "SMALL_DATA_ROWS", 500)
+    with pytest.warns(UserWarning, match="deep recipe.*predicts nearly the same probabilities"):
+        deep = UserModel(bags=["cats"], targets=["gender"], epochs=1, seed=0).fit(train)
+    assert deep.recipe_ == "deep" and [f.pooling for f in deep.features_] == ["mean"]
+    assert deep.net_.wide is None and deep.temperatures_["gender"] != 1.0  # calibrated on its validation users
+
+
+def test_explicit_values_beat_the_recipe_and_bag_objects_are_kept():
+    train = planted(300, 0)
+    m = UserModel(bags=[Bag("cats", pooling="sqrt")], targets=["gender"], epochs=2, layers=(8,), wide=False,
+                  dim=5).fit(train)
+    assert m.recipe_ == "small_data" and m.features_[0].pooling == "sqrt" and m.embedding_sizes_ == {"cats": 5}
+    assert m.net_.wide is None and len(m.history_) == 2
+    assert UserModel(bags=["cats"], targets=["gender"], dim=6, epochs=1).fit(train).embedding_sizes_ == {"cats": 6}
+    with pytest.raises(ValueError, match="recipe must be 'auto', 'deep' or 'small_data', got 'big'"):
+        UserModel(bags=["cats"], targets=["gender"], recipe="big").fit(train)
+    with pytest.raises(ValueError, match=r"epochs must be an int >= 1 \(or 'auto'\), got 'many'"):
+        UserModel(bags=["cats"], targets=["gender"], epochs="many").fit(train)
+
+
+def test_the_default_recipe_finds_planted_signal_and_makes_none_up_from_noise():
+    from sklearn.metrics import roc_auc_score
+
+    train, test = planted(800, 0), planted(1000, 1)
+    m = UserModel(bags=["cats", "brands"], targets=["gender", "age"]).fit(train)
+    assert roc_auc_score(test["gender"] == "F", m.predict_proba(test)["gender"]["F"]) > 0.9
+    assert m.score(test)["age"] > 0.5  # 3 buckets: a third by chance
+    train, test = noise(800, 0), noise(1000, 1)
+    m = UserModel(bags=["cats", "shops"], targets=["gender"]).fit(train)
+    auc = roc_auc_score(test["gender"] == "F", m.predict_proba(test)["gender"]["F"])
+    assert abs(auc - 0.5) < 0.06  # sd of a 1000-user AUC under no signal: about 0.019
+
+
+def test_a_model_that_learned_nothing_says_so():
+    train = noise(300, 0).assign(cats=[["c00"]] * 300)  # every user the same bag
+    with pytest.warns(UserWarning, match="predicts nearly the same probabilities for every user"):
+        UserModel(bags=["cats"], targets=["gender"], epochs=2).fit(train)

@@ -293,7 +293,7 @@ def test_classification_metrics_unknown_label():
 # ---------------------------------------------------------------- protocol U on a tiny MovieLens
 
 TARGETS = ("gender", "age", "occupation")
-SYSTEMS = ["featvec.UserModel", "majority", "sklearn.LogisticRegression"]
+SYSTEMS = ["featvec.UserModel", "featvec.UserModel()", "majority", "sklearn.LogisticRegression"]
 
 
 @pytest.fixture(scope="module")
@@ -362,7 +362,7 @@ def test_protocol_u_rows_and_metrics(protocol_u, tiny):
         assert r["fit_s"] >= 0
     # the majority peer by hand: each fold's train class frequencies as the probabilities of its test users
     t = user_table(tiny)
-    maj = rows[1]
+    maj = rows[SYSTEMS.index("majority")]
     for y in TARGETS:
         classes = sorted(t[y].unique())
         right, nll = 0, 0.0
@@ -389,7 +389,7 @@ def test_protocol_u_report(protocol_u):
     assert f"| featvec.UserModel | {ours['gender_auc']:.4f} | {ours['gender_accuracy']:.4f} |" in md
     assert "fit seconds (5 folds)" in md
     jsonl = (out / "U.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(jsonl) == 3
+    assert len(jsonl) == len(SYSTEMS)
 
 
 def test_protocol_u_copes_with_a_class_missing_from_a_training_fold(tiny):
@@ -405,7 +405,7 @@ def test_protocol_u_copes_with_a_class_missing_from_a_training_fold(tiny):
     assert (t["age"] == "18-24").sum() == 1
     alone = int(np.flatnonzero(t["age"] == "18-24")[0])
     rows = run_protocol_u(data=data, seeds=[0], peers=["majority"], out_dir=None, emit=None, params={"epochs": 2})
-    assert [r["system"] for r in rows] == ["featvec.UserModel", "majority"]
+    assert [r["system"] for r in rows] == ["featvec.UserModel", "featvec.UserModel()", "majority"]
     for r in rows:
         assert "error" not in r, r
         # that user's true class got probability 0 (clipped at 1e-15): a large but finite log-loss
@@ -456,11 +456,12 @@ def fitted_cli(user_csv):
 def test_cli_fit_user(fitted_cli):
     status, out, err, root = fitted_cli
     assert status == 0, err
-    assert "fitted UserModel on 300 users" in out and "bags ['seq1', 'seq2'], targets ['marital', 'children']" in out
+    assert "fitted UserModel (small_data recipe) on 300 users" in out and "bags ['seq1', 'seq2'], targets ['marital', 'children']" in out
     assert re.search(r"^temperatures marital \d+\.\d{3}, children \d+\.\d{3}$", out, re.M), out
     assert f"saved the model to {root / 'm'}" in out
     model = featvec.load(root / "m")
     assert type(model) is UserModel and model.targets_ == ["marital", "children"]
+    assert [f.pooling for f in model.features_] == ["tfidf", "tfidf"] and model.net_.wide is not None
     assert model.classes_ == {"marital": sorted(MARITAL), "children": CHILDREN}
     assert len(model.history_) == 3
     printed = re.search(r"temperatures marital (\S+), children (\S+)$", out, re.M)
@@ -528,3 +529,16 @@ def test_cli_user_errors(fitted_cli, capsys, ratings, tmp_path):
     # a folder holding no model at all
     status, _, err = run(capsys, "infer", "--model-dir", tmp_path, "--records", records)
     assert_one_line_error(status, err, "not a saved featvec model")
+
+
+def test_cli_fit_user_recipe_and_id_column(user_csv, tmp_path, capsys):
+    root, df = user_csv
+    records = tmp_path / "ids.csv"
+    pd.read_csv(root / "f.csv").assign(uid=[f"u{i}" for i in range(len(df))]).to_csv(records, index=False)
+    status, out, err = run(capsys, "fit", "--model", "user", "--recipe", "deep", "--records", records, "--bags",
+                           "seq1", "--targets", "marital", "--epochs", "1", "--id-col", "uid", "--out", tmp_path / "m")
+    assert status == 0, err
+    assert "fitted UserModel (deep recipe) on 300 users" in out
+    model = featvec.load(tmp_path / "m")
+    proba = model.predict_proba(pd.read_csv(records).assign(seq1=df["seq1"].to_numpy()))["marital"]
+    assert proba.index.name == "uid" and proba.index[:2].tolist() == ["u0", "u1"]

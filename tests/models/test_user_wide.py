@@ -18,7 +18,7 @@ from test_user_model import planted
 
 WIDE = dict(bags=[Bag("cats", pooling="tfidf", dim=8), Bag("brands", weights="ratings", pooling="tfidf", dim=4)],
             targets=["gender", "age"], wide=True, bag_init="svd", freeze_bags=True, batchnorm=False, layers=(16,),
-            dropout=0.5, epochs=20, batch_size=64, lr=3e-3, patience=None, calibrate=False)
+            dropout=0.5, epochs=20, batch_size=64, lr=3e-3, patience=None, calibrate=False, wide_l2=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_wide_tables_one_per_named_input(train):
 def test_wide_l2_is_the_penalty_in_training_and_shrinks_the_weights(model, train):
     net = model.net_
     n = len(train)
-    assert net.wide_l2 == pytest.approx(WIDE.get("wide_l2", 1.0) / (2 * n))
+    assert net.wide_l2 == pytest.approx(WIDE["wide_l2"] / (2 * n))
     # the penalty wide_l2 * |W|^2 on the wide tables goes to the optimiser (its gradient added at each step)
     (params, coef), = net.l2_terms()
     assert coef == net.wide_l2 and [id(p) for p in params] == [id(t.weight) for t in net.wide.tables]
@@ -143,7 +143,7 @@ def test_same_seed_same_model(train, test):
     ({"wide": ["nope"]}, r"wide names input\(s\) \['nope'\]"),
     ({"wide_l2": -1.0}, "wide_l2 must be a finite number >= 0"),
     ({"wide_l2": float("nan")}, "wide_l2"),
-    ({"bag_init": "pca"}, "bag_init must be 'random' or 'svd'"),
+    ({"bag_init": "pca"}, "bag_init must be 'random', 'svd' or 'auto'"),
 ])
 def test_argument_errors(train, params, match):
     with pytest.raises(ValueError, match=match):

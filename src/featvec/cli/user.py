@@ -11,8 +11,9 @@ from featvec.cli.io import load_model, read_table, split_lists
 INFER_HELP = "per-user class probabilities from a saved UserModel"
 
 
-def _bag_columns(df: pd.DataFrame, specs: list[str], pooling: str = "mean") -> tuple[list, pd.DataFrame]:
-    """Bags from specs ``COL[:WEIGHTS][:SEP]`` (text cells split on SEP, default '|')."""
+def _bag_columns(df: pd.DataFrame, specs: list[str], pooling: str | None = None) -> tuple[list, pd.DataFrame]:
+    """Bags from specs ``COL[:WEIGHTS][:SEP]`` (text cells split on SEP, default '|'). ``pooling=None``: a bag
+    without weights is passed by name, so the model's recipe pools it; a weighted one is mean-pooled."""
     from featvec.schema import Bag
 
     bags, df = [], df.copy()
@@ -25,7 +26,10 @@ def _bag_columns(df: pd.DataFrame, specs: list[str], pooling: str = "mean") -> t
             df[c] = split_lists(df[c], sep or "|")
         if weights:
             df[weights] = df[weights].map(lambda ws: [float(w) for w in ws])
-        bags.append(Bag(col, weights=weights or None, pooling=pooling))
+        if weights or pooling:
+            bags.append(Bag(col, weights=weights or None, pooling=pooling or "mean"))
+        else:
+            bags.append(col)
     return bags, df
 
 
@@ -35,20 +39,19 @@ def fit_user(args) -> int:
     if not args.bags or not args.targets:
         raise ValueError("--model user needs --bags (list columns) and --targets (columns to predict)")
     df = read_table(args.records, "records")
-    small = getattr(args, "small_data", False)
-    bags, df = _bag_columns(df, args.bags, "tfidf" if small else "mean")
-    params = {"attributes": args.attributes or [], "seed": args.seed, "show_progress": args.progress}
+    recipe = "small_data" if getattr(args, "small_data", False) else args.recipe
+    bags, df = _bag_columns(df, args.bags, "tfidf" if recipe == "small_data" else None)
+    params = {"attributes": args.attributes or [], "seed": args.seed, "show_progress": args.progress,
+              "recipe": recipe, "id_col": args.id_col}
     for name in ("dim", "epochs", "lr", "batch_size", "valid_frac"):
         if getattr(args, name, None) is not None:
             params[name] = getattr(args, name)
-    if small:
+    if recipe == "small_data":
         dim = params.pop("dim", 32)
         bags = [replace(b, dim=dim) for b in bags]
-        model = UserModel.small_data(bags, args.targets, **params).fit(df)
-    else:
-        model = UserModel(bags=bags, targets=args.targets, **params).fit(df)
-    print(f"fitted UserModel on {len(df):,} users from {args.records}: bags {[b.column for b in bags]}, "
-          f"targets {args.targets}")
+    model = UserModel(bags=bags, targets=args.targets, **params).fit(df)
+    print(f"fitted UserModel ({model.recipe_} recipe) on {len(df):,} users from {args.records}: bags "
+          f"{[b if isinstance(b, str) else b.column for b in bags]}, targets {args.targets}")
     print(pd.DataFrame(model.history_).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print("temperatures " + ", ".join(f"{k} {v:.3f}" for k, v in model.temperatures_.items()))
     if args.out:
@@ -101,6 +104,10 @@ def add_fit_options(p) -> None:
                    "on SEP, default '|'), optional weights column")
     g.add_argument("--targets", nargs="+", metavar="COL", help="user model: columns to predict together")
     g.add_argument("--attributes", nargs="+", metavar="COL", help="user model: extra categorical inputs")
-    g.add_argument("--small-data", action="store_true",
-                   help="user model: UserModel.small_data's recipe for hundreds to a few thousand users (TF-IDF "
-                        "bags, a wide linear part, frozen SVD bag tables)")
+    g.add_argument("--recipe", choices=["auto", "deep", "small_data"], default="auto",
+                   help="user model: small_data (TF-IDF bags, a wide linear part, frozen SVD bag tables) for up to "
+                        "some thousands of users, deep (an MLP, early stopping, calibration) for more; auto picks by "
+                        "the number of users (small_data under 10,000)")
+    g.add_argument("--small-data", action="store_true", help="user model: the same as --recipe small_data")
+    g.add_argument("--id-col", metavar="COL", help="user model: the column of user ids (not an input); the model's "
+                                                   "outputs are indexed by it")

@@ -5,7 +5,9 @@ beside them, an MLP whose last hidden layer is the user vector, and one softmax 
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -22,10 +24,20 @@ from featvec.nn.user import UserNet
 from featvec.schema import Bag, Categorical, Numeric, emb_size_rule, feature_from_dict, feature_name, feature_to_dict
 from featvec.solvers.svd import svd_table
 from featvec.training.trainer import LabelledRows, Trainer
-from featvec.validation import as_names, check_frame, check_no_missing, numeric_values, plain, require_columns
+from featvec.validation import as_names, check_frame, check_values, numeric_values, plain, require_columns
 from featvec.vectors import Vectors, VectorSet
 
 MISSING = -1  # the class position of a missing label: its row adds nothing to that task's loss
+AUTO = "auto"
+# The two recipes; a parameter left at "auto" takes the value of the recipe the data calls for.
+RECIPES = {
+    "deep": dict(layers=(256, 128), dropout=0.2, epochs=30, batch_size=256, lr=3e-3, patience=3, calibrate=True,
+                 wide=False, wide_l2=1.0, bag_init="random", freeze_bags=False, batchnorm=True),
+    "small_data": dict(layers=(64,), dropout=0.5, epochs=40, batch_size=64, lr=3e-3, patience=None,
+                       calibrate=False, wide=True, wide_l2=2.0, bag_init="svd", freeze_bags=True, batchnorm=False),
+}
+SMALL_DATA_ROWS = 10_000  # recipe="auto": fewer training users than this get the small-data recipe
+SMALL_DATA_DIM = 32  # under the small-data recipe a bag given by name is TF-IDF pooled, 32 wide unless dim is given
 LOG_T_RANGE = (math.log(0.05), math.log(20.0))  # temperatures are searched in [0.05, 20]
 
 
@@ -154,15 +166,15 @@ class UserModel(BaseModel):
     """
 
     def __init__(self, bags: Sequence[str | Bag] = (), attributes: Sequence[str | Categorical | Numeric] = (),
-                 targets: Sequence[str] = (), dim: int | Mapping[str, int] | None = None,
-                 layers: Sequence[int] = (256, 128), dropout: float | Sequence[float] = 0.2,
-                 class_weight: str | Mapping | None = None, calibrate: bool = True, min_count: int = 1,
-                 epochs: int = 30, batch_size: int = 256, lr: float = 3e-3, optimizer: str = "adamw",
-                 weight_decay: float = 1e-2, schedule: str = "onecycle", valid_frac: float = 0.1,
-                 patience: int | None = 3, seed: int = 0, device: str = "cpu", show_progress="auto",
-                 id_col: str | None = None, wide: bool | Sequence[str] = False, wide_l2: float = 1.0,
-                 bag_init: str = "random", freeze_bags: bool = False, batchnorm: bool = True,
-                 precision: str = "auto"):
+                 targets: Sequence[str] = (), dim: int | Mapping[str, int] | None = None, recipe: str = AUTO,
+                 layers: Sequence[int] | str = AUTO, dropout: float | Sequence[float] | str = AUTO,
+                 class_weight: str | Mapping | None = None, calibrate: bool | str = AUTO, min_count: int = 1,
+                 epochs: int | str = AUTO, batch_size: int | str = AUTO, lr: float | str = AUTO,
+                 optimizer: str = "adamw", weight_decay: float = 1e-2, schedule: str = "onecycle",
+                 valid_frac: float = 0.1, patience: int | None | str = AUTO, seed: int = 0, device: str = "cpu",
+                 show_progress="auto", id_col: str | None = None, wide: bool | Sequence[str] | str = AUTO,
+                 wide_l2: float | str = AUTO, bag_init: str = AUTO, freeze_bags: bool | str = AUTO,
+                 batchnorm: bool | str = AUTO, precision: str = "auto"):
         self._init_params(locals())
 
     @classmethod
@@ -174,16 +186,25 @@ class UserModel(BaseModel):
         bags, frozen; one hidden layer of 64 without batch norm, dropout 0.5; 40 epochs of 64 rows at lr 3e-3,
         no early stopping. ``params`` override any of those (or set others, e.g. ``attributes``)."""
         bags = [Bag(b, pooling="tfidf", dim=int(dim)) if isinstance(b, str) else b for b in _features_list(bags)]
-        recipe = dict(wide=True, wide_l2=2.0, bag_init="svd", freeze_bags=True, batchnorm=False, layers=(64,),
-                      dropout=0.5, epochs=40, batch_size=64, lr=3e-3, patience=None, calibrate=False)
-        return cls(bags=bags, targets=targets, **{**recipe, **params})
+        return cls(bags=bags, targets=targets, **{"recipe": "small_data", **params})
 
     # ------------------------------------------------------------------ set-up
 
-    _rules = {k: rule for k, rule in RULES.items() if k != "dim"}  # dim: None, an int or a dict (_check_dims)
+    _rules = {k: ((lambda v, ok=rule[0]: v == AUTO or ok(v)), rule[1] + " (or 'auto')") for k, rule in RULES.items()
+              if k != "dim"}  # dim: None, an int or a dict (_check_dims)
 
     def _uses_valid(self) -> bool:
-        return self.patience is not None or bool(self.calibrate)
+        return self._p("patience") is not None or bool(self._p("calibrate"))
+
+    def _p(self, name: str):
+        """A recipe parameter's value for this fit: as given, or the chosen recipe's when left at "auto"."""
+        value = getattr(self, name)
+        return RECIPES[self.recipe_][name] if isinstance(value, str) and value == AUTO else value
+
+    def _choose_recipe(self, n: int) -> str:
+        if self.recipe == AUTO:
+            return "small_data" if n < SMALL_DATA_ROWS else "deep"
+        return self.recipe
 
     def _check_params(self) -> tuple[list, list, list[str]]:
         """The bag features, the attribute features and the target names, after checking the arguments."""
@@ -211,19 +232,32 @@ class UserModel(BaseModel):
         if self.id_col is not None and (self.id_col in inputs or self.id_col in targets):
             raise ValueError(f"id_col {self.id_col!r} is also an input or a target; it only names the users")
         self._check_dims(bags + attrs)
-        if not isinstance(self.wide, bool):
+        if self.recipe != AUTO and self.recipe not in RECIPES:
+            raise ValueError(f"recipe must be 'auto', 'deep' or 'small_data', got {self.recipe!r}")
+        if not isinstance(self.wide, bool) and not (isinstance(self.wide, str) and self.wide == AUTO):
             wide = as_names(self.wide)
             unknown = [w for w in wide if w not in names]
             if unknown:
                 raise ValueError(f"wide names input(s) {unknown} that are not bags or attributes; those are {names}")
-        if not (math.isfinite(float(self.wide_l2)) and float(self.wide_l2) >= 0):
-            raise ValueError(f"wide_l2 must be a finite number >= 0, got {self.wide_l2!r}")
-        if self.bag_init not in ("random", "svd"):
-            raise ValueError(f"bag_init must be 'random' or 'svd', got {self.bag_init!r}")
-        if not self.layers or any(int(w) < 1 for w in self.layers):
-            raise ValueError(f"layers needs at least one hidden layer width >= 1, got {self.layers!r}")
+        self._check_recipe_params()
         self._check_class_weight(targets)
         return bags, attrs, targets
+
+    def _check_recipe_params(self) -> None:
+        """The recipe parameters given (not "auto")."""
+        wl2 = self.wide_l2
+        if wl2 != AUTO and (isinstance(wl2, (bool, str)) or not isinstance(wl2, (int, float))
+                            or not (math.isfinite(float(wl2)) and float(wl2) >= 0)):
+            raise ValueError(f"wide_l2 must be a finite number >= 0 (or 'auto'), got {wl2!r}")
+        if self.bag_init not in ("random", "svd", AUTO):
+            raise ValueError(f"bag_init must be 'random', 'svd' or 'auto', got {self.bag_init!r}")
+        if self.layers != AUTO and (isinstance(self.layers, str) or not self.layers
+                                    or any(isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1
+                                           for w in self.layers)):
+            raise ValueError(f"layers needs at least one hidden layer width >= 1, got {self.layers!r}")
+        for name in ("calibrate", "freeze_bags", "batchnorm"):
+            if getattr(self, name) not in (True, False, AUTO):
+                raise ValueError(f"{name} must be True, False or 'auto', got {getattr(self, name)!r}")
 
     def _input_features(self) -> tuple[list, list]:
         """The bags and attributes as features (names become Bag / Categorical with min_count)."""
@@ -357,13 +391,13 @@ class UserModel(BaseModel):
         if self.id_col is None:
             return df.index
         require_columns(df, [self.id_col], what)
-        check_no_missing(df, self.id_col, what)
-        dup = df[self.id_col].duplicated().to_numpy()
+        ids = check_values(df, self.id_col, what)
+        dup = ids.duplicated().to_numpy()
         if dup.any():
             pos = int(np.flatnonzero(dup)[0])
             raise ValueError(f"{what}: user id {plain(df[self.id_col].iloc[pos])!r} in column {self.id_col!r} "
                              f"appears more than once (row {pos})")
-        return pd.Index(df[self.id_col].to_numpy(), name=self.id_col)
+        return pd.Index(ids.to_numpy(), name=self.id_col)
 
     def _y(self, df: pd.DataFrame, what: str) -> np.ndarray:
         """Class positions [n, tasks], MISSING where a label is absent (or, in ``valid``, unseen in fit)."""
@@ -392,6 +426,11 @@ class UserModel(BaseModel):
     def _prepare(self, df: pd.DataFrame, spec, what: str) -> dict:
         bags, attrs, targets = spec
         df = check_frame(df, what)
+        self.recipe_ = self._choose_recipe(len(df))
+        if self.recipe_ == "small_data":
+            named = {b for b in _features_list(self.bags) if isinstance(b, str)}
+            small = {"pooling": "tfidf", **({"dim": SMALL_DATA_DIM} if self.dim is None else {})}
+            bags = [replace(b, **small) if b.column in named and b.name is None else b for b in bags]
         missing = [t for t in targets if t not in df.columns]
         if missing:
             raise ValueError(f"{what} has no target column(s) {missing}; it has {list(df.columns)[:20]}")
@@ -433,24 +472,37 @@ class UserModel(BaseModel):
         self.baselines_ = self._baselines(y)
         self._init_head(net)
         self._init_bags(net, inputs)
-        net.wide_l2 = float(self.wide_l2) / (2 * len(y))
+        net.wide_l2 = float(self._p("wide_l2")) / (2 * len(y))
         self._for_training(net, inputs, [r[0] for r in (train, valid) if r is not None])
         return net.to(device)
 
     def _train(self, net: UserNet, train: tuple, valid, device) -> list[dict]:
-        trainer = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay, self.schedule,
-                          self.patience if valid is not None else None, self.seed, self.show_progress,
+        trainer = Trainer(self._p("epochs"), self._p("batch_size"), self._p("lr"), self.optimizer, self.weight_decay,
+                          self.schedule, self._p("patience") if valid is not None else None, self.seed,
+                          self.show_progress,
                           precision=self.precision)
         return trainer.fit(net, train[0], device, None if valid is None else valid[0])
 
     def _after_fit(self, net: UserNet, train: tuple, valid) -> None:
         self.net_ = net.eval()
         self.temperatures_ = self._temperatures(*(valid[1:] if valid is not None else (None, None)))
+        self._warn_if_constant(train[1], len(train[2]))
+
+    def _warn_if_constant(self, inputs: dict, n: int, sample: int = 2000) -> None:
+        """Warn when every task predicts (nearly) the same probabilities for every training user: the model
+        learned nothing about the users (too few epochs or users for the recipe, or no signal)."""
+        rows = torch.as_tensor(np.unique(np.linspace(0, n - 1, min(n, sample)).astype(np.int64)))  # evenly spread
+        logits = self._logits({k: take(v, rows) for k, v in inputs.items()}, len(rows))
+        spread = {t: float(torch.softmax(torch.as_tensor(z), 1).std(0).max()) for t, z in logits.items()}
+        if len(rows) > 1 and max(spread.values()) < 1e-3:
+            warnings.warn(f"UserModel ({self.recipe_} recipe) predicts nearly the same probabilities for every user "
+                          f"(largest spread {max(spread.values()):.1e}); it learned nothing about the users: "
+                          f"check the bags, or train longer (epochs=) or try recipe='small_data'", stacklevel=5)
 
     def _temperatures(self, valid_inputs, valid_y) -> dict[str, float]:
         """Each target's softmax temperature, fitted on the validation users when ``calibrate`` (else 1)."""
         temperatures = {t: 1.0 for t in self.targets_}
-        if self.calibrate and valid_inputs is not None:
+        if self._p("calibrate") and valid_inputs is not None:
             logits = self._logits(valid_inputs, len(valid_y))
             for j, t in enumerate(self.targets_):
                 present = valid_y[:, j] >= 0
@@ -463,7 +515,7 @@ class UserModel(BaseModel):
         matrices and its frozen tables' vectors looked up once."""
         for emb in (net.embedding, net.wide):
             if emb is not None:
-                emb.set_sparse(FeatureEmbedding.sparse_groups(emb.groups, train_inputs, int(self.batch_size)))
+                emb.set_sparse(FeatureEmbedding.sparse_groups(emb.groups, train_inputs, int(self._p("batch_size"))))
         for r in rows:
             r.inputs = FeatureEmbedding.densify(self.specs_, r.inputs)
             if net.embedding is not None:
@@ -472,15 +524,16 @@ class UserModel(BaseModel):
     def _make_net(self) -> UserNet:
         numeric = {feature_name(f): self.encoder_.input_size(feature_name(f))
                    for f in self.features_ if isinstance(f, Numeric)}
-        return UserNet(self.specs_, numeric, [int(w) for w in self.layers],
-                       [len(self.classes_[t]) for t in self.targets_], self.dropout, self._wide_names(),
-                       bool(self.batchnorm))
+        return UserNet(self.specs_, numeric, [int(w) for w in self._p("layers")],
+                       [len(self.classes_[t]) for t in self.targets_], self._p("dropout"), self._wide_names(),
+                       bool(self._p("batchnorm")))
 
     def _wide_names(self) -> list[str]:
         names = [feature_name(f) for f in self.features_]
-        if self.wide is True:
+        wide = self._p("wide")
+        if wide is True:
             return names
-        return [n for n in names if n in as_names(self.wide)] if self.wide else []
+        return [n for n in names if n in as_names(wide)] if wide else []
 
     def _init_bags(self, net: UserNet, inputs: dict) -> None:
         """``bag_init="svd"``: each bag's table from the SVD of the training rows' pooled bags; frozen with
@@ -489,10 +542,10 @@ class UserModel(BaseModel):
             if s.kind != "bag":
                 continue
             table = net.embedding.tables[net.embedding.names.index(s.name)].weight
-            if self.bag_init == "svd":
+            if self._p("bag_init") == "svd":
                 with torch.no_grad():
                     table.copy_(svd_table(inputs[s.name], s.n_in, s.dim, self.seed))
-            table.requires_grad_(not self.freeze_bags)
+            table.requires_grad_(not self._p("freeze_bags"))
 
     def _baselines(self, y: np.ndarray) -> dict[str, list[float]]:
         """Each task's baseline: the log of the (class-weighted) frequencies of its training labels."""
