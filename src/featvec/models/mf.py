@@ -24,16 +24,18 @@ class MatrixFactorization(RatingRecommender):
 
     Regularisation: ``reg`` is the classic L2 on every vector a rating uses (per step: ``W -= lr * (grad +
     reg * W)``), ``bias_reg`` the same on biases, ``weight_decay`` decoupled decay (torch's optimisers only).
-    The defaults (lr 0.02, reg 0.04, 20 epochs) are tuned on MovieLens (protocol E).
+    The defaults (dim 128, lr 0.02, reg 0.06, bias_reg 0.02, 40 epochs) were chosen on validation rows carved
+    out of protocol E's training parts (ML-100K and ml-latest-small, seeds 0-2; 240 settings of dim, reg, lr,
+    epochs and bias_reg), never on its test rows; they beat Surprise's SVD++ there out of the box.
     """
 
     _interaction = "dot"
 
-    def __init__(self, dim: int = 64, user_features: Sequence | None = None, item_features: Sequence | None = None,
+    def __init__(self, dim: int = 128, user_features: Sequence | None = None, item_features: Sequence | None = None,
                  implicit: bool = False, user_col: str = "user_id", item_col: str = "item_id",
-                 rating_col: str = "rating", min_count: int = 1, y_range="auto", epochs: int = 20,
+                 rating_col: str = "rating", min_count: int = 1, y_range="auto", epochs: int = 40,
                  batch_size: int = 1, lr: float = 0.02, optimizer: str = "sgd", weight_decay: float = 0.0,
-                 reg: float = 0.04, bias_reg: float = 0.0, init_std: float = 0.01, schedule: str = "cosine",
+                 reg: float = 0.06, bias_reg: float = 0.02, init_std: float = 0.01, schedule: str = "cosine",
                  valid_frac: float = 0.0, patience: int | None = None, seed: int = 0, device: str = "cpu",
                  show_progress="auto", callbacks: Sequence = (), precision: str = "auto"):
         self._init_params(locals())
