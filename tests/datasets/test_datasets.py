@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import featvec
+
 from featvec.datasets import MovieLens, default_data_dir, find_data_dir, load_movielens, synthetic_ratings
 from featvec.datasets.movielens import OCCUPATIONS_1M, RATING_COLUMNS
 from movielens_fixtures import FILES, write_movielens_fixtures
@@ -209,6 +211,10 @@ def test_missing_folder_says_where_it_looked_and_how_to_fix(tmp_path):
     assert str(tmp_path / "ml-10m") in msg and str(tmp_path / "ml-10M100K") in msg  # every folder tried
     for fix in ("data_dir=", "path=", "FEATVEC_DATA", "download=True"):
         assert fix in msg
+    err = e.value  # the details as attributes, for callers that word their own message (the CLI)
+    assert isinstance(err, featvec.datasets.DatasetNotFoundError) and err.name == "ml-10m"
+    assert err.missing == ["ratings.dat", "movies.dat"] and err.folder == "ml-10m"
+    assert err.looked == [tmp_path / "ml-10m", tmp_path / "ml-10M100K"]
 
 
 def test_missing_folder_given_by_path(tmp_path):

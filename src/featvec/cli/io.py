@@ -125,15 +125,14 @@ def data_dir(args):
 def load_dataset(args):
     """The MovieLens dataset ``--dataset``, from ``--data``; a missing one is explained in the command line's
     terms (the library's message names Python arguments)."""
-    from featvec.datasets import load_movielens
+    from featvec.datasets import DatasetNotFoundError, load_movielens
 
     where = data_dir(args)
     try:
         return load_movielens(args.dataset, data_dir=where)
-    except FileNotFoundError as e:
-        missing = str(e).partition(": missing ")[2].partition(". Pass")[0] or str(e)
-        raise FileNotFoundError(f"MovieLens {args.dataset!r} not found: missing {missing}. Pass --data DIR (the "
-                                f"folder holding {args.dataset}/) or set FEATVEC_DATA; the files are at "
+    except DatasetNotFoundError as e:
+        raise FileNotFoundError(f"MovieLens {e.name!r} not found: missing {', '.join(e.missing)} in {e.where}. Pass "
+                                f"--data DIR (the folder holding {e.folder}/) or set FEATVEC_DATA; the files are at "
                                 "https://grouplens.org/datasets/movielens/") from None
 
 

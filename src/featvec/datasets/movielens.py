@@ -130,15 +130,28 @@ def load_movielens(name: str, data_dir: str | os.PathLike | None = None, downloa
 
     missing = _missing(folder, needed)
     if missing:
-        where = ", ".join(str(p) for p in looked)
-        hint = " (or require_ratings=False to load users and items only)" if missing == [files["ratings"]] else ""
-        raise FileNotFoundError(
-            f"MovieLens {name!r}: missing {', '.join(missing)} in {where}. Pass data_dir= (the folder holding "
-            f"{folders[0]}/) or path= (the dataset folder), set FEATVEC_DATA, or use download=True{hint}.")
+        raise DatasetNotFoundError(name, missing, looked, folders[0], missing == [files["ratings"]])
 
     readers = {"100k": _load_100k, "1m": _load_1m, "dat": _load_dat, "csv": _load_csv}
     ratings, users, items = readers[fmt](folder)
     return MovieLens(name=name, ratings=ratings, users=users, items=items, path=folder)
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A MovieLens dataset whose files are not where featvec looked: ``name``, the ``missing`` file names, the
+    folders ``looked`` in and the ``folder`` name expected under a data directory; the message speaks Python
+    (data_dir=, download=True), the command line words its own from the attributes."""
+
+    def __init__(self, name: str, missing: list[str], looked: list[Path], folder: str, only_ratings: bool = False):
+        self.name, self.missing, self.looked, self.folder = name, list(missing), list(looked), folder
+        hint = " (or require_ratings=False to load users and items only)" if only_ratings else ""
+        super().__init__(
+            f"MovieLens {name!r}: missing {', '.join(missing)} in {self.where}. Pass data_dir= (the folder holding "
+            f"{folder}/) or path= (the dataset folder), set FEATVEC_DATA, or use download=True{hint}.")
+
+    @property
+    def where(self) -> str:
+        return ", ".join(str(p) for p in self.looked)
 
 
 def _missing(folder: Path, names: list[str]) -> list[str]:
