@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 import featvec
-
 from featvec.datasets import MovieLens, default_data_dir, find_data_dir, load_movielens, synthetic_ratings
 from featvec.datasets.movielens import OCCUPATIONS_1M, RATING_COLUMNS
 from movielens_fixtures import FILES, write_movielens_fixtures

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -174,3 +175,40 @@ def test_sparse_adam_trains_a_sparse_embedding():
     torch.manual_seed(0)
     hist = Trainer(epochs=20, batch_size=16, lr=0.1, optimizer="sparse_adam").fit(Sparse(), data, torch.device("cpu"))
     assert hist[-1]["train_loss"] < 0.1 * hist[0]["train_loss"]
+
+
+def test_fits_leave_the_callers_random_generators_where_they_were():
+    import random
+
+    import featvec
+
+    ratings = pd.DataFrame({"user_id": np.repeat(np.arange(20), 5), "item_id": np.tile(np.arange(10), 10)})
+
+    def draws():
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    fits = [lambda: featvec.DeepRecommender(epochs=1).fit(ratings.assign(rating=1.0 + ratings.index % 5)),
+            lambda: featvec.ImplicitRecommender(dim=4, epochs=1, optimizer="adam", batch_size=16).fit(ratings),
+            lambda: featvec.ImplicitRecommender(dim=4, epochs=1).fit(ratings).recommend(
+                [999], user_items=pd.DataFrame({"user_id": [999], "item_id": [3]}))]
+    for fit in fits:
+        random.seed(7), np.random.seed(7), torch.manual_seed(7)
+        expected = draws()
+        random.seed(7), np.random.seed(7), torch.manual_seed(7)
+        fit()
+        assert draws() == expected
+
+
+def test_a_torch_fit_is_bit_identical_on_two_threads():
+    import featvec
+    from featvec.datasets import synthetic_ratings
+
+    ratings = synthetic_ratings(n_users=300, n_items=200, n_ratings=20_000, seed=0).ratings
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a, b = (featvec.DeepRecommender(epochs=2, seed=0).fit(ratings).predict(ratings.iloc[:500]) for _ in range(2))
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(a, b)
+    assert not torch.are_deterministic_algorithms_enabled()  # the caller's setting given back

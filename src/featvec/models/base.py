@@ -5,7 +5,7 @@ import inspect
 
 from featvec.io import persistence
 from featvec.models.params import RULES, check, holdout
-from featvec.training.trainer import resolve_device, seed_everything
+from featvec.training.trainer import resolve_device, seeded
 
 MIN_HOLDOUT_ROWS = 20  # fewer rows than this: no validation rows are held out
 
@@ -63,10 +63,10 @@ class BaseModel:
         device = resolve_device(self.device)
         train = self._rows(data, device, True)
         valid = None if valid is None else self._rows(valid, device, False)
-        seed_everything(self.seed)
-        net = self._build_net(data, train, valid, device)
-        self.history_ = self._train(net, train, valid, device)
-        self._after_fit(net, train, valid)
+        with seeded(self.seed, device):  # the network's initial weights and the training draws; the caller's RNGs kept
+            net = self._build_net(data, train, valid, device)
+            self.history_ = self._train(net, train, valid, device)
+            self._after_fit(net, train, valid)
         self._vectors = None
         return self
 

@@ -1,6 +1,7 @@
 """The one trainer: batching, optimiser, schedule, validation, early stopping, progress, callbacks."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import random
@@ -32,6 +33,27 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device | None = None):
+    """Python's, numpy's and torch's global generators seeded for the block and given their state back after
+    it: a fit is reproducible and leaves the caller's random streams where they were. On the CPU torch's
+    deterministic algorithms are on for the block too (several threads summing a sparse gradient's rows
+    would otherwise add them in varying order: two fits of a seed differed in the 3rd decimal)."""
+    state = random.getstate(), np.random.get_state()
+    flags = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
+        seed_everything(seed)
+        if device is None or torch.device(device).type == "cpu":
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+            random.setstate(state[0])
+            np.random.set_state(state[1])
 
 
 class Rows(Protocol):
@@ -193,8 +215,11 @@ class Trainer:
 
     def fit(self, module, train: Rows, device: torch.device, valid: Rows | None = None) -> list[dict]:
         """Train ``module`` on ``train``; with ``valid``, log its loss each epoch (and early-stop)."""
+        with seeded(self.seed, device):
+            return self._fit(module, train, device, valid)
+
+    def _fit(self, module, train: Rows, device: torch.device, valid: Rows | None) -> list[dict]:
         n_train = len(train)
-        seed_everything(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         opt = make_optimizer(self.optimizer, module, self.lr, self.weight_decay)
         widest = max((m.in_features * m.out_features for m in module.modules() if isinstance(m, nn.Linear)), default=0)
