@@ -383,3 +383,20 @@ def test_fit_takes_reg_alpha_and_iterations_where_the_model_has_them(tmp_path, c
     assert "--alpha does not apply to --model mf (MatrixFactorization has no alpha)" in capsys.readouterr().err
     assert main(["fit", "--ratings", str(ratings), "--model", "deep", "--iterations", "3"]) == 2
     assert "--iterations does not apply to --model deep" in capsys.readouterr().err
+
+
+def test_a_diverged_fit_or_a_missing_package_is_one_line_and_FEATVEC_DEBUG_shows_the_traceback(tmp_path, capsys,
+                                                                                                  monkeypatch):
+    ratings = tmp_path / "r.csv"
+    pd.DataFrame({"user_id": [1, 2, 3], "item_id": [1, 2, 3], "rating": [1.0, 2.0, 3.0]}).to_csv(ratings, index=False)
+    for error in (FloatingPointError("training loss became nan at epoch 1, batch 3; lower lr or check the inputs"),
+                  ImportError("faiss is optional: pip install 'featvec[faiss]'")):
+        def fail(self, *a, _e=error, **k):
+            raise _e
+        monkeypatch.setattr(featvec.MatrixFactorization, "fit", fail)
+        status = main(["fit", "--ratings", str(ratings)])
+        assert_one_line_error(status, capsys.readouterr().err, str(error))
+        monkeypatch.setenv("FEATVEC_DEBUG", "1")
+        with pytest.raises(type(error)):
+            main(["fit", "--ratings", str(ratings)])
+        monkeypatch.delenv("FEATVEC_DEBUG")

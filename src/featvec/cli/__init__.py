@@ -12,6 +12,7 @@ in ``featvec.cli.io``. Imports run one way: this module -> the commands -> ``cli
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from featvec.cli import bench, demo, evaluate, export, factors, feat2vec, fit, lookalike, recommend, similar, user
@@ -83,7 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except BrokenPipeError:
         return 1
-    except (ValueError, OSError, KeyError, NotImplementedError) as e:
+    except USER_ERRORS as e:  # what the input or the set-up got wrong: one line (FEATVEC_DEBUG=1: the traceback)
+        if os.environ.get("FEATVEC_DEBUG"):
+            raise
         print(f"{PROG}: error: {_message(e)}", file=sys.stderr)
         return 2
+
+
+# featvec's own errors are ValueErrors (ModelFormatError, EventFileError, NotFittedError, ...); a loss that is no
+# longer finite is a FloatingPointError, a missing optional package an ImportError. Anything else is a bug and
+# keeps its traceback.
+USER_ERRORS = (ValueError, OSError, KeyError, NotImplementedError, ArithmeticError, ImportError)
 
