@@ -429,7 +429,7 @@ class Job:
             make = lambda: featvec.UserModel.small_data(bags, targets, seed=self.seed)  # noqa: E731
         else:
             make = lambda: featvec.UserModel(bags=[featvec.Bag(b, weights=weights.get(b)) for b in bags],  # noqa: E731
-                                             targets=targets, seed=self.seed)
+                                             targets=targets, seed=self.seed, recipe="deep")
         model, t = self._timed(make, lambda m: m.fit(train))
         proba = model.predict_proba(test)
         acc = {f"accuracy_{y}": float(np.mean(proba[y].to_numpy().argmax(1) ==
