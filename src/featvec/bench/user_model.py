@@ -9,9 +9,9 @@ over the five test folds: accuracy, macro-F1, log-loss and ECE per task, ROC-AUC
 Systems (same folds, same run): ``featvec.UserModel`` (``UserModel.small_data`` on the movie and liked bags:
 TF-IDF pooling, a wide part, frozen SVD bag tables; the genre bag was tried and left out, it lowered age
 accuracy by 0.009); ``featvec.UserModel()`` (what a user writes without tuning, the README's block:
-``UserModel(bags=["movies", "liked"], targets=...)``, every other parameter its default); ``majority`` (the train majority class, train class
-frequencies as probabilities); ``sklearn.LogisticRegression`` on TF-IDF of the movie bag, one model per
-task (scikit-learn defaults, C=1).
+``UserModel(bags=["movies", "liked"], targets=...)``, every other parameter its default); ``majority`` (the
+train majority class, train class frequencies as probabilities); ``sklearn.LogisticRegression`` on TF-IDF of
+the movie bag, one model per task (scikit-learn defaults, C=1).
 """
 from __future__ import annotations
 

@@ -65,8 +65,7 @@ def _training_options(args, cls) -> dict:
             continue
         if name not in cls._param_names():
             flag = "--" + name.replace("_", "-")
-            raise ValueError(f"{flag} does not apply to --model {args.model}"
-                             + (" --solver sgd" if args.model == "implicit" else "") + f" ({cls.__name__} has no {name})")
+            raise ValueError(f"{flag} does not apply to --model {args.model} ({cls.__name__} has no {name})")
         out[name] = value
     return out
 
