@@ -71,23 +71,104 @@ def _zero_untrained(net: Feat2VecNet, specs, inputs: dict) -> None:
 
 @register
 class Feat2Vec(BaseModel):
-    """A factorization machine over feature groups, trained by the group-resampling sampler.
+    """A factorization machine over feature groups, trained by feat2vec's group-resampling sampler.
 
-    ``groups``: column names (categorical) or ``Categorical`` / ``Numeric`` (several real columns mapped
-    linearly to one vector) / ``Bag`` features. ``tie``: lists of group names resampled together (a movie
-    and its genres). ``bias_only``: groups with a bias and no vector; ``embeddings_only``: True (every
-    other group has a vector and no bias, feat2vec's default), False (vector and bias), or a list of
-    names. ``objective``: "nce" (uses the sampler's noise probabilities) or "negative_sampling".
-    ``negatives`` per record; ``group_alpha``, ``value_alpha`` and ``value_bias`` shape the sampler (see
-    ``featvec.sampling.groups``). ``deep=True`` adds an MLP over the concatenated vectors (DeepFM).
-    Training stops early on the validation loss (``valid_frac`` of the records, ``patience`` epochs).
-    With ``optimizer="sgd"`` and ``batch_size=1`` (the defaults) every record and its negatives take one
-    SGD step (``lr``, L2 ``reg`` on the rows used, ``schedule`` "cosine", "linear" or "constant") in
-    featvec's fused kernel on the CPU; ``deep=True``, any other optimizer or batch size trains mini-batches
-    through torch (``weight_decay``, schedules "onecycle", "cosine", "constant").
+    score(record) = offset + the groups' biases + the FM's pairwise dot products of the group vectors (+ an MLP
+    over their concatenation with ``deep=True``: DeepFM). Each observed record is told from ``negatives``
+    corrupted copies, each with one sampling unit (a group, or a ``tie`` of groups) taken from another training
+    record (see ``featvec.sampling.groups``). With ``optimizer="sgd"`` and ``batch_size=1`` (the defaults) on the
+    CPU every record and its negatives take one SGD step in featvec's fused kernel; ``deep=True``, any other
+    optimizer, batch size or device trains mini-batches through torch.
 
-    After ``fit``: ``vectors_`` (one table per group with vectors, and "all": every value of every group
-    labelled "group=value"), ``history_``, ``similar``, ``score`` and ``rank_values``.
+    After ``fit``: ``vectors_``, ``similar`` (nearest values, e.g. of "genre=Comedy"), ``score`` (of records),
+    ``rank_values`` / ``complete`` (the best values of a group for each record).
+
+    Parameters
+    ----------
+    groups : sequence of str, Categorical, Numeric or Bag, default ()
+        The feature groups (at least one): a column name (categorical), ``Categorical``, ``Numeric`` (several
+        real columns mapped linearly to one vector) or ``Bag``.
+    dim : int, default 32
+        Length of every group's vector (a feature's own ``dim`` is not used: the FM needs one length).
+    objective : {"nce", "negative_sampling"}, default "nce"
+        "nce": noise-contrastive estimation with the sampler's noise probabilities (a score is then an
+        unnormalised log-density); "negative_sampling": the logistic loss of records against their negatives.
+    negatives : int, default 5
+        Corrupted records per observed record (at least 1).
+    group_alpha : float, default 0.5
+        In [0, 1]: the unit a negative corrupts is picked with probability proportional to the unit's parameter
+        count to this power (0: every unit alike).
+    value_alpha : float, default 0.25
+        In [0, 1]: the unit's new value is drawn with probability proportional to ``(count + value_bias) **
+        value_alpha``, counts over the training records (0: uniform over its distinct values).
+    value_bias : float, default 10.0
+        Added to every value's count before ``value_alpha`` applies; larger flattens the draws further.
+    tie : sequence of sequences of str, default ()
+        Lists of group names resampled together as one unit (a movie and its genres); a group in one tie at most.
+    bias_only : sequence of str, default ()
+        Groups with a bias and no vector.
+    embeddings_only : bool or sequence of str, default True
+        True: every other group has a vector and no bias (feat2vec's default); False: a vector and a bias; a list
+        of names: those groups have no bias, the others have both.
+    offset : bool, default True
+        Learn a global offset added to every score.
+    reject_observed : bool, default True
+        Redraw a negative while it equals an observed training record (up to 10 tries).
+    deep : bool, default False
+        Add an MLP over the concatenated group vectors (DeepFM); trains through torch.
+    layers : sequence of int, default (64, 32)
+        Hidden widths of the ``deep`` MLP (Linear-ReLU-dropout each); unused without ``deep``.
+    dropout : float, default 0.0
+        Dropout after each hidden layer of the ``deep`` MLP.
+    epochs : int, default 20
+        Passes over the training records.
+    batch_size : int, default 1
+        Records per step; 1 with ``optimizer="sgd"`` on the CPU (and no ``deep``) is the fused per-record SGD.
+    lr : float, default 0.02
+        Learning rate (the schedule's peak).
+    optimizer : {"sgd", "adam", "adamw", "sparse_adam", "adagrad"}, default "sgd"
+        featvec's optimisers (``featvec.training.optim``), lazy on sparse gradients; "sparse_adam" is "adamw".
+    weight_decay : float, default 0.0
+        Weight decay of torch training (decoupled for "adamw", an L2 term in the gradient otherwise); the fused
+        SGD does not use it (its L2 is ``reg``).
+    schedule : {"cosine", "linear", "constant", "onecycle"}, default "cosine"
+        Learning-rate schedule. Fused SGD, per epoch: "cosine" or "linear" down to a tenth of ``lr``, or "constant";
+        torch, per step: "onecycle", "cosine" (down to 0) or "constant". Another raises a ValueError at ``fit``.
+    init_std : float, default 0.1
+        Standard deviation of the normal initial vectors (biases and the offset start at zero).
+    reg : float, default 0.001
+        L2 on the rows each fused SGD step uses; torch training does not use it (use ``weight_decay`` there).
+    valid_frac : float, default 0.1
+        Share of the records (drawn with ``seed``) held out for early stopping when ``patience`` is set, ``fit`` gets
+        no ``valid`` and there are at least 20 records; values found only there keep zero vectors.
+    patience : int, default 2
+        Stop once the validation loss has not improved for more than ``patience`` epochs in a row, keeping the best
+        epoch's weights; None: no early stopping, and no records held out.
+    seed : int, default 0
+        Seed of the validation split, the initial weights and the negative draws.
+    device : str, default "cpu"
+        Where torch training runs: "cpu", "cuda" (or any torch device), or "auto" (a CUDA GPU, else Apple's MPS,
+        else the CPU). The fused SGD runs on the CPU only; the fitted network is kept on the CPU.
+    show_progress : bool or "auto", default "auto"
+        A tqdm progress bar, shown once a fit has run 3 seconds; "auto": only when stderr is a terminal.
+
+    Attributes
+    ----------
+    vectors_ : VectorSet
+        One table per group with vectors (its values, their vectors and biases), and "all": every value of every
+        such group, labelled "group=value".
+    history_ : list of dict
+        One dict per epoch: epoch, train_loss, valid_loss (with validation records), lr, seconds.
+    net_ : Feat2VecNet
+        The trained network.
+    encoder_ : FeatureEncoder
+        The groups' vocabularies and scalings, from all the records given to ``fit`` (held-out ones included).
+    features_ : list of Categorical, Numeric or Bag
+        ``groups`` as feature objects.
+    units_ : list of list of str
+        The sampling units: each ``tie``, then every other group on its own.
+    candidates_ : list of dict
+        Per unit, its distinct value combinations in the records given to ``fit``: what ``rank_values`` ranks.
     """
 
     def __init__(self, groups: Sequence = (), dim: int = 32, objective: str = "nce", negatives: int = 5,

@@ -32,35 +32,129 @@ MAX_WEIGHT = 1e30  # float32 holds up to 3.4e38: confidences 1 + alpha * weight 
 class ImplicitRecommender(Recommender):
     """Learns user and item vectors from positive interactions only; score = <user, item> + item bias.
 
-    ``solver="sgd"`` trains ``loss``:
-      - ``"bpr"``: pairwise ranking against ``negatives`` sampled items per positive (mean over them);
-      - ``"bce"``: positives labelled 1, ``negatives`` sampled items labelled 0;
-      - ``"sampled_softmax"``: the positive against ``negatives`` sampled items, every logit logQ-corrected
-        (``negatives="all"``: the full softmax over the catalogue, through torch).
-      Negatives come from ``sampler`` ("uniform" or "popularity", counts ** ``beta``), rejecting the
-      user's own items when ``reject_seen``. User and item side features (``Categorical`` / ``Numeric`` /
-      ``Bag``) add their vectors to the id vector, so items unseen in training can be scored from features.
-      With ``optimizer="sgd"`` and ``batch_size=1`` (the defaults) every positive takes one SGD step in
-      featvec's fused kernel on the CPU, the threads working on blocks of users x items that share no row
-      (deterministic for a seed and thread count); sampled softmax there shares its negatives among
-      ``32`` consecutive positives (a negative a user has is left out of that user's softmax where the
-      catalogue is small enough for a bitmap of every user's items, 64 MiB). Any other optimizer or batch
-      size trains mini-batches through torch (sampled softmax then also uses the batch's positives).
-    Defaults that depend on the loss (``None``): ``negatives`` 4 (bpr, bce) or 16 (sampled_softmax);
-      ``sampler`` "popularity" for sampled_softmax, else "uniform"; ``lr`` 0.4 (bpr; 0.2 with fewer than 4
-      negatives, where 0.4 diverges), 0.05 (bce), 0.03 (sampled_softmax) per example, 1e-2 for torch's
-      optimisers; ``reg`` 0.1 (als), 0.01 (bpr), 0.05 (bce), 0.1 (sampled_softmax), 0 through torch. They
-      are tuned on MovieLens (protocol I).
-    ``solver="als"``: implicit alternating least squares (confidence ``1 + alpha * weight``, L2 ``reg``,
-      ``iterations`` sweeps of ``cg_steps`` conjugate-gradient steps), id vectors only. With
-      ``reg_exponent`` > 0 each user's and item's L2 weight is ``reg * (1 + n) ** reg_exponent`` for its
-      n interactions (frequency-scaled regularisation, Rendle et al. 2021); 1.0 works well on MovieLens.
+    ``solver="sgd"`` trains ``loss`` against sampled negative items; user and item side features (``Categorical``
+    / ``Numeric`` / ``Bag``) add their vectors to the id vector, so items unseen in training can be scored from
+    their features. With ``optimizer="sgd"`` and ``batch_size=1`` (the defaults) on the CPU every positive takes
+    one SGD step in featvec's fused kernel, the threads working on blocks of users x items that share no row
+    (deterministic for a seed and thread count); any other optimizer, batch size or device, or
+    ``negatives="all"``, trains mini-batches through torch. ``solver="als"`` is implicit alternating least
+    squares on the id vectors only. Users unseen in training are folded in from their interactions: ``fold_in``
+    / ``recommend(user_items=)``.
 
-    ``weight_col`` (optional) holds a non-negative strength per row (play counts, dwell time); repeated
-    (user, item) rows add up; the SGD losses scale the weights to mean 1. ``reg`` is implicit's
-    ``regularization`` for ALS and an L2 penalty on the vectors each example uses for SGD.
-    ``min_count`` (SGD only): users/items with fewer interactions share the unknown id vector.
-    Users unseen in training are folded in from their interactions: ``fold_in`` / ``recommend(user_items=)``.
+    Parameters
+    ----------
+    dim : int, default 64
+        Length of the user and item vectors (of every feature group).
+    loss : {"bpr", "bce", "sampled_softmax"}, default "bpr"
+        SGD's loss: "bpr" ranks the positive above each of ``negatives`` sampled items (mean over them); "bce"
+        labels positives 1 and the sampled items 0; "sampled_softmax" is a softmax over the positive and the
+        sampled items, every logit logQ-corrected. Not used by ALS.
+    solver : {"sgd", "als"}, default "sgd"
+        "sgd": ``loss`` by stochastic gradient; "als": implicit ALS (confidence ``1 + alpha * weight``, L2 ``reg``,
+        ``iterations`` sweeps of ``cg_steps`` conjugate-gradient steps), without side features or item bias.
+    user_features : sequence of Categorical, Numeric or Bag, default None
+        The user side table's features (SGD only). None: inferred from the table given to ``fit`` (lists -> ``Bag``,
+        numbers -> ``Numeric`` with mean imputation, anything else -> ``Categorical``); no table, no features.
+    item_features : sequence of Categorical, Numeric or Bag, default None
+        The item side table's features, as ``user_features``.
+    user_col : str, default "user_id"
+        Column of the user ids (and the key of the user side table).
+    item_col : str, default "item_id"
+        Column of the item ids (and the key of the item side table).
+    weight_col : str, default None
+        Column of a non-negative strength per row (play counts, dwell time); repeated (user, item) rows add up and
+        zero-weight pairs are dropped. It weighs each positive's loss (SGD, scaled to mean 1) or confidence (ALS).
+    alpha : float, default 1.0
+        ALS's confidence slope: a pair's confidence is ``1 + alpha * weight`` (weight 1 without ``weight_col``).
+    reg : float, default None
+        L2 strength: implicit's ``regularization`` for ALS; for SGD a penalty on the vectors each example uses.
+        None: 0.1 (als); with the fused SGD 0.01 (bpr), 0.05 (bce), 0.1 (sampled_softmax); 0 through torch.
+    reg_exponent : float, default 0.0
+        ALS only: each user's and item's L2 weight is ``reg * (1 + n) ** reg_exponent`` for its n interactions
+        (frequency-scaled regularisation, Rendle et al. 2021); 1.0 works well on MovieLens.
+    iterations : int, default 15
+        ALS sweeps (users, then items).
+    cg_steps : int, default 3
+        Conjugate-gradient steps per ALS solve.
+    negatives : int or "all", default None
+        Sampled items per positive (per batch for sampled_softmax through torch, beside the batch's positives).
+        None: 4 (bpr, bce) or 16 (sampled_softmax). "all" (sampled_softmax): the full softmax over the catalogue,
+        through torch; 0 (sampled_softmax through torch): the batch's other positives only.
+    sampler : {"uniform", "popularity"}, default None
+        Distribution of the negatives; "popularity" draws an item with probability proportional to its count to
+        the power ``beta``. None: "popularity" for sampled_softmax, else "uniform".
+    beta : float, default 0.75
+        Exponent of the popularity sampler (0: uniform, 1: the empirical frequency).
+    reject_seen : bool, default True
+        Keep the user's own items out of its negatives: redrawn (up to 10 tries), or masked in a shared softmax.
+    temperature : float, default 1.0
+        sampled_softmax only (also when folding in): the scores are divided by it before the logQ correction.
+    item_bias : bool, default True
+        Learn an item bias (SGD only; ALS has none).
+    min_count : int, default 1
+        SGD only: users / items with fewer interactions share the 'unknown' id vector.
+    epochs : int, default 30
+        SGD passes over the training pairs.
+    batch_size : int, default 1
+        Positives per step; 1 with ``optimizer="sgd"`` on the CPU is the fused per-positive SGD.
+    lr : float, default None
+        Learning rate (the schedule's peak). None: with the fused SGD 0.4 (bpr; 0.2 with fewer than 4 negatives,
+        where 0.4 diverges), 0.05 (bce), 0.03 (sampled_softmax); 1e-2 through torch.
+    optimizer : {"sgd", "adam", "adamw", "sparse_adam", "adagrad"}, default "sgd"
+        featvec's optimisers (``featvec.training.optim``), lazy on sparse gradients; "sparse_adam" is "adamw".
+    weight_decay : float, default 0.0
+        Weight decay of torch training (decoupled for "adamw", an L2 term in the gradient otherwise); the fused
+        SGD does not use it (its L2 is ``reg``).
+    schedule : {"cosine", "linear", "constant", "onecycle"}, default "cosine"
+        Learning-rate schedule. Fused SGD, per epoch: "cosine" or "linear" down to a tenth of ``lr``, or "constant";
+        torch, per step: "onecycle", "cosine" (down to 0) or "constant". Another raises a ValueError at ``fit``.
+    init_std : float, default 0.1
+        SGD: standard deviation of the normal initial vectors (ALS starts from uniform values in [0, 0.01)).
+    fold_in_steps : int, default 200
+        Full-batch Adam steps that fold in new users under an SGD loss (ALS solves their vectors exactly).
+    valid_frac : float, default 0.0
+        SGD: share of the distinct pairs (drawn with ``seed``) held out, not trained on, and scored by the loss every
+        epoch (``valid_loss`` in ``history_``). Not used when ``fit`` gets ``valid`` or there are fewer than 20 pairs.
+    patience : int, default None
+        SGD early stopping: stop once the validation loss has not improved for more than ``patience`` epochs in a
+        row, keeping the best epoch's weights. Needs validation rows (``valid`` or ``valid_frac``).
+    seed : int, default 0
+        Seed of the validation split, the initial vectors and the negative draws.
+    device : str, default "cpu"
+        "cpu", "cuda" (or any torch device), or "auto": a CUDA GPU, else Apple's MPS, else the CPU. The fused SGD
+        and ALS run on the CPU; on another device SGD trains through torch.
+    show_progress : bool or "auto", default "auto"
+        SGD: a tqdm progress bar, shown once a fit has run 3 seconds; "auto": only when stderr is a terminal.
+    callbacks : sequence of Callback, default ()
+        SGD: objects with ``on_train_begin(trainer)``, ``on_epoch_end(trainer, epoch, logs)`` (True stops training)
+        and ``on_train_end(trainer)``, as ``featvec.training.Callback``; not saved with the model.
+
+    Attributes
+    ----------
+    users_, items_ : EntityTable
+        The known users / items: their ids (row 0 is 'unknown'), side features and encodings.
+    seen_ : tuple of Tensor
+        Each user's items among all the interactions given to ``fit``, CSR (indptr, item rows): what
+        ``recommend(filter_seen=True)`` leaves out and ``reject_seen`` redraws.
+    item_counts_ : ndarray of int
+        The number of distinct users of each item row: the popularity sampler's counts.
+    net_ : ImplicitNet
+        The trained network.
+    history_ : list of dict
+        One dict per epoch (SGD: epoch, train_loss, valid_loss with validation rows, lr, seconds) or per ALS
+        iteration (epoch, seconds).
+    trainer_ : Trainer or BlockTrainer
+        What trained the model with SGD (not set by ALS, not kept by ``save``).
+    vectors_ : VectorSet
+        Labelled tables: ``users`` and ``items`` (the full vectors the model scores with) and one per feature
+        group, ``user.id``, ``item.id``, ``item.<feature>``, ...
+
+    Notes
+    -----
+    The fused kernel's sampled softmax shares its negatives among 32 consecutive positives (a negative a user has
+    is left out of that user's softmax where the catalogue is small enough for a bitmap of every user's items,
+    64 MiB); through torch it also uses the batch's other positives. The loss-dependent defaults of ``negatives``,
+    ``sampler``, ``lr`` and ``reg`` are tuned on MovieLens (protocol I).
     """
 
     def __init__(self, dim: int = 64, loss: str = "bpr", solver: str = "sgd", user_features: Sequence | None = None,

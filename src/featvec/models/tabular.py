@@ -27,41 +27,94 @@ AUTO_MAX_CLASSES = 20  # task="auto": an integer target with at most this many v
 
 @register
 class TabularModel(BaseModel):
-    """fastai's tabular model: a vector per value of each ``categorical`` column, the ``numeric`` columns
-    standardised on the training rows and fed to the MLP as they are (not embedded), then an MLP of
-    ``layers`` (``dropout``: one value, or one per layer) to the output.
+    """fastai's tabular model: a vector per value of each ``categorical`` column and the standardised ``numeric``
+    columns, side by side into an MLP, for regression (one or several targets) or classification; the learned
+    category vectors are its by-product.
 
-    ``target``: one column (regression or classification) or a list of columns (multi-output regression).
-    ``task="auto"`` is classification for a bool / string / categorical target or an integer target with at
-    most 20 distinct values, regression otherwise. Regression targets are standardised on the training rows
-    (``target_scale_``) unless ``y_range=(lo, hi)`` is given, in which case the output is a sigmoid scaled to
-    the range (padded by 5% of the range each side, as in featvec's other presets, so the ends stay
-    reachable) and predictions are clipped to it. Classification (binary too) uses one logit per class and
-    cross-entropy.
+    After ``fit``: ``predict``, ``predict_proba`` (classification), ``score`` (R^2 averaged over the targets, or
+    accuracy), ``transform`` (each row's category vectors side by side: the "row vectors") and ``vectors_``.
+    Embedding tables that a batch uses only a few rows of get sparse gradients, updated lazily.
 
-    ``emb_dim``: None (fastai's rule on each column's number of values), an int for every column, or a dict
-    column -> int (the rule for the others). Values seen fewer than ``min_count`` times share the
-    'unknown' row, as do values never seen in training (at predict time they are not an error).
+    Parameters
+    ----------
+    categorical : sequence of str, default ()
+        Columns embedded with a vector per value. A missing value (NaN/None) is its own category, ``"#na#"``;
+        values never seen in training (or fewer than ``min_count`` times) share the 'unknown' row.
+    numeric : sequence of str, default ()
+        Columns standardised on the training rows and fed to the MLP as they are (not embedded). A missing value
+        becomes the column's training median, plus a 0/1 input ``<col>_na`` where the training rows had any.
+    target : str or sequence of str, default None
+        The target column, or a list of columns (multi-output regression); required.
+    task : {"auto", "regression", "classification"}, default "auto"
+        "auto": classification for a bool / string / categorical target or an integer target with at most 20
+        distinct values, else regression; several targets are regression. Classification: a logit per class.
+    layers : sequence of int, default (512, 256)
+        Hidden widths of the MLP (Linear-BatchNorm-ReLU-dropout each); at least one.
+    dropout : float or sequence of float, default 0.0
+        Dropout after each hidden layer: one value, or one per layer.
+    emb_dim : int, dict or None, default None
+        Vector length per categorical column: None for fastai's rule on its number of values (``min(600,
+        round(1.6 * n ** 0.56))``), an int for every column, or a dict column -> int (the rule for the others).
+    y_range : (float, float), default None
+        Regression only: the output is a sigmoid scaled to (lo, hi), padded by 5% of the range each side, and
+        predictions are clipped to it. None: the targets are standardised on the training rows instead.
+    epochs : int, default 20
+        Passes over the training rows.
+    batch_size : int, default None
+        Rows per step. None: a sixteenth of the training rows, between 256 and 4,096.
+    lr : float, default None
+        Learning rate (the schedule's peak). None: 1e-2 up to 512 rows a batch, grown by the square root of the
+        batch size beyond (``1e-2 * sqrt(batch_size / 512)``).
+    optimizer : {"adamw", "adam", "sparse_adam", "sgd", "adagrad"}, default "adamw"
+        featvec's optimisers (``featvec.training.optim``), lazy on sparse gradients; "sparse_adam" is "adamw".
+    weight_decay : float, default 0.01
+        Weight decay (decoupled for "adamw", an L2 term in the gradient otherwise).
+    schedule : {"onecycle", "cosine", "constant"}, default "onecycle"
+        Learning-rate schedule, per step: "onecycle" (warm-up from lr/25 over the first quarter, then cosine down
+        to lr/1e4), "cosine" (down to 0) or "constant". "linear" (fused SGD only) raises a ValueError at ``fit``.
+    valid_frac : float, default 0.1
+        Share of the rows (drawn with ``seed``) held out, not trained on, for early stopping when ``patience`` is
+        set, ``fit`` gets no ``valid`` and there are at least 20 rows.
+    patience : int, default 3
+        Stop once the validation loss has not improved for more than ``patience`` epochs in a row, keeping the best
+        epoch's weights; None: no early stopping, and no rows held out.
+    min_count : int, default 1
+        Values of a categorical column seen fewer times in the training rows share the 'unknown' row.
+    seed : int, default 0
+        Seed of the validation split, the initial weights, dropout and the order of the batches.
+    device : str, default "cpu"
+        "cpu", "cuda" (or any torch device), or "auto": a CUDA GPU, else Apple's MPS, else the CPU.
+    show_progress : bool or "auto", default "auto"
+        A tqdm progress bar, shown once a fit has run 3 seconds; "auto": only when stderr is a terminal.
+    precision : {"auto", "float32", "bfloat16"}, default "auto"
+        Dtype of the matrix products: "auto" is bfloat16 where the CPU (AVX512-BF16 / AMX) or CUDA GPU has it natively
+        and a batch's largest layer is big enough to gain; parameters, optimiser state and losses stay float32.
 
-    Missing values: a missing categorical value (NaN/None) is its own category, ``"#na#"``, at fit and at
-    predict time. A missing numeric value is replaced by the column's training median, and each numeric
-    column that had missing values in the training rows gets a 0/1 indicator input ``<col>_na`` (fastai's
-    FillMissing); both are kept in the model (``medians_``, ``na_columns_``).
-
-    Training: ``valid`` (or, when ``patience`` is set, ``valid_frac`` of the rows drawn with ``seed``) is
-    scored every epoch; training stops once it has not improved for more than ``patience`` epochs in a row,
-    and keeps the best epoch's weights. Vocabularies, medians and scalings come from the training rows
-    only, so a value found only in the held-out rows is 'unknown'. ``history_`` losses are mean squared
-    errors of the standardised targets (regression without ``y_range``), of the targets (with it), or
-    cross-entropy. ``batch_size=None``: a sixteenth of the rows, between 256 and 4,096; ``lr=None``: 1e-2
-    up to 512 rows, grown by the square root of the batch size beyond. ``precision="auto"`` runs the matrix products
-    in bfloat16 where the CPU has native bfloat16 arithmetic (about three times as fast; "float32" to
-    turn it off). Embedding tables that a batch uses only a few rows of get sparse gradients, updated lazily.
-
-    After ``fit``: ``predict``, ``predict_proba`` (classification), ``score`` (R^2 averaged over targets, or
-    accuracy), ``transform`` (each row's category vectors side by side: the "row vectors"), ``vectors_``
-    (one labelled table per categorical column), ``embedding_sizes_``, ``classes_`` (None for regression),
-    ``target_scale_`` (target -> (mean, std), or None), ``task_``, ``history_``.
+    Attributes
+    ----------
+    task_ : str
+        "regression" or "classification", as resolved from ``task`` and the target.
+    classes_ : list or None
+        The classes (sorted), the columns of ``predict_proba``; None for regression.
+    targets_, categorical_, numeric_ : list of str
+        The target, categorical and numeric columns.
+    target_scale_ : dict or None
+        Target -> (mean, std) of its training values (regression without ``y_range``), else None.
+    medians_ : dict
+        Numeric column -> its training median, which replaces missing values.
+    na_columns_ : list of str
+        The numeric columns with missing values in the training rows (each has a ``<col>_na`` input).
+    embedding_sizes_ : dict
+        Categorical column -> its vector length.
+    encoder_ : FeatureEncoder
+        Vocabularies and scalings, from the training rows only (a value only in held-out rows is 'unknown').
+    net_ : TabularNet
+        The trained network.
+    history_ : list of dict
+        One dict per epoch: epoch, train_loss, valid_loss (with validation rows), lr, seconds. Losses: mean squared
+        error of the standardised targets (regression without ``y_range``), of the targets (with it), or cross-entropy.
+    vectors_ : VectorSet
+        One labelled table per categorical column.
     """
 
     def __init__(self, categorical: Sequence[str] = (), numeric: Sequence[str] = (),

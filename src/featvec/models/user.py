@@ -105,64 +105,144 @@ class UserModel(BaseModel):
     """Notebook 000's deep user model: demographics (or any categorical attributes) inferred from several
     sequences of categorical events per user, all tasks trained together on one shared user vector.
 
-    ``bags``: columns holding a list of values per row (column names: ``featvec.Bag(col)``, pooled by the
-    mean, i.e. the fraction vector of the notebook times a matrix; or ``Bag`` objects for a ``weights``
-    column such as ratings, another ``pooling`` ("sum", "sqrt"), or their own ``min_count`` / ``max_size``
-    / ``dim``). An empty bag (empty list, NaN or None) gives a zero vector, as do values never seen in
-    training (the 'unknown' row, zero unless rare values were folded into it by ``min_count``).
-
-    ``attributes``: optional extra columns beside the bags: a column name (or ``Categorical``) is embedded
-    like ``TabularModel`` does (a missing value is its own category, ``"#na#"``); a ``featvec.Numeric`` is
-    standardised on the training rows and fed to the MLP as it is (``impute="mean"`` to allow NaN; its ``dim``
-    is not used).
-
-    ``targets``: categorical target columns, one softmax head each on the user vector (the output of the
-    last of ``layers``). A missing label (NaN/None) masks only that task's loss for that row: each task's
-    loss is the mean over the rows holding its label, and the training loss is the sum of the task losses
-    (a row without any label trains nothing). ``classes_[t]`` are the labels present in the rows given to
-    ``fit`` (sorted); integral float labels (ints that pandas stored as floats because of NaN) become ints.
-    ``class_weight``: None, "balanced" (class c of a task weighs n / (k * count_c), counted over the labelled
-    rows of ``fit``'s data), or a dict target -> "balanced" or {class: weight} (unlisted classes weigh 1);
-    each row's cross-entropy is multiplied by its class weight (the task mean still divides by the row count).
-
-    Small data (hundreds or a few thousand users), where a linear model on TF-IDF is hard to beat:
-    ``wide=True`` (or a list of input names) adds a linear map from those inputs straight to every task's
-    logits beside the MLP (wide & deep), pooled as each input is -- with ``Bag(col, pooling="tfidf")`` that
-    is logistic regression on TF-IDF, learned jointly with the deep part. Its weights start at zero and carry
-    the L2 penalty ``wide_l2 / (2 n) * |W|^2`` on the summed task losses (n training rows), the same per task
-    as scikit-learn's ``LogisticRegression(C=1 / wide_l2)``. ``bag_init="svd"`` starts each bag's table from
-    the truncated SVD of the training rows' pooled bags (latent semantic analysis: a value's row is
-    V_k / sqrt(s_k), so a user's pooled bag is U_k sqrt(s_k)), which places values that occur in similar bags
-    close together even when their labels are few; ``freeze_bags=True`` keeps those tables fixed, leaving
-    the MLP and heads to learn. ``batchnorm=False`` leaves batch norm out of the MLP (it hurts on small data).
-
-    ``dim``: None (fastai's rule on each bag's / categorical attribute's vocabulary size), an int for all,
-    or a dict name -> int (the rule for the others); a ``Bag`` / ``Categorical`` with its own ``dim`` keeps it
-    unless the dict names it.
-
-    Validation and calibration: ``valid`` (or, when ``patience`` is set or ``calibrate`` is on, ``valid_frac``
-    of the rows drawn with ``seed``, given at least 20 rows) is scored every epoch for early stopping (when
-    ``patience`` is set; the best epoch's weights are kept). With ``calibrate=True`` one temperature T per
-    task is then fitted on those rows (NLL of the unweighted softmax, golden-section search over log T in
-    [0.05, 20]) and used by ``predict_proba``: ``softmax(b + (z - b) / T)``, with ``z`` the logits and ``b``
-    the task's baseline (``baselines_``: the log class frequencies of the training labels, weighted by
-    ``class_weight``; the heads start from it). Scaling around the baseline rather than around 0 means
-    that a large T -- the model knows less than it claims -- shrinks towards the class frequencies instead
-    of the uniform distribution. ``temperatures_`` are 1.0 without validation rows or with
-    ``calibrate=False``. Temperature does not change the argmax, so ``predict`` and ``score`` are the same
-    either way. A label in ``valid`` that is not among the classes of ``fit``'s data cannot be scored; those
-    rows are left out of that task (as if the label were missing) with a warning naming the values.
-
-    ``id_col``: an optional column of unique user ids, not a feature; when set, the outputs of
-    ``predict_proba``, ``predict`` and ``transform`` are indexed by the ids instead of the frame's index.
+    Each bag (a list of values per user) is pooled into one embedding, optional attributes sit beside them, an
+    MLP's last hidden layer is the user vector and one softmax head per target reads it. Parameters left at
+    "auto" take the value of the chosen ``recipe`` (``RECIPES`` in ``featvec.models.user``): "deep", or
+    "small_data" for hundreds to a few thousand users, where a linear model on TF-IDF is hard to beat.
 
     After ``fit``: ``predict_proba`` (dict target -> DataFrame of probabilities, one column per class),
-    ``predict`` (DataFrame, the most likely label per target), ``score`` (dict target -> accuracy over rows
+    ``predict`` (DataFrame, the most likely label per target), ``score`` (dict target -> accuracy over the rows
     holding a label; a label unseen in training counts as wrong), ``transform`` (the user vectors, columns
-    ``u0``..), ``vectors_`` (one labelled table per bag and per categorical attribute), ``encoder_``,
-    ``net_``, ``classes_``, ``class_weights_`` (target -> one weight per class), ``temperatures_``,
-    ``baselines_``, ``embedding_sizes_``, ``history_`` (losses: sum over tasks of the masked mean cross-entropies;
-    the wide part's penalty acts through the optimiser and is not in them).
+    ``u0``..) and ``vectors_``.
+
+    Parameters
+    ----------
+    bags : sequence of str or Bag, default ()
+        Columns holding a list of values per row. A name is ``Bag(col, min_count=min_count)``, mean-pooled; a
+        ``Bag`` brings its own ``weights`` column, ``pooling`` ("sum", "sqrt", "tfidf"), ``min_count``,
+        ``max_size`` or ``dim``. An empty bag (empty list, NaN or None) gives a zero vector.
+    attributes : sequence of str, Categorical or Numeric, default ()
+        Optional inputs beside the bags: a name (or ``Categorical``) is embedded, a missing value being its own
+        category ``"#na#"``; a ``Numeric`` is standardised on the training rows and fed to the MLP as it is
+        (``impute="mean"`` to allow NaN; its ``dim`` is not used).
+    targets : sequence of str, default ()
+        Categorical target columns, one softmax head each; required. A missing label (NaN/None) masks only that
+        task's loss for that row; the training loss is the sum of the tasks' mean cross-entropies.
+    dim : int, dict or None, default None
+        Vector length per bag / categorical attribute: None for fastai's rule on its vocabulary size (32 for bags
+        given by name under "small_data"), an int for all, or a dict name -> int (the rule for the others). A
+        ``Bag`` / ``Categorical`` with its own ``dim`` keeps it unless the dict names it.
+    recipe : {"auto", "deep", "small_data"}, default "auto"
+        Where the "auto" parameters come from; "auto": "small_data" when ``fit`` gets fewer than 10,000 rows, else
+        "deep". Under "small_data" bags given by name are TF-IDF pooled (``Bag(col, pooling="tfidf")``).
+    layers : sequence of int or "auto", default "auto"
+        Hidden widths of the MLP; the last one's output is the user vector. "auto": (256, 128) deep, (64,)
+        small_data.
+    dropout : float, sequence of float or "auto", default "auto"
+        Dropout after each hidden layer: one value, or one per layer. "auto": 0.2 deep, 0.5 small_data.
+    class_weight : "balanced", dict or None, default None
+        "balanced": class c of a task weighs n / (k * count_c), counted over the labelled rows given to ``fit``; a
+        dict target -> "balanced" or {class: weight} (unlisted classes weigh 1). Multiplies each row's cross-entropy.
+    calibrate : bool or "auto", default "auto"
+        Fit one softmax temperature per task on the validation rows after training, for ``predict_proba`` (see
+        Notes). "auto": True deep, False small_data.
+    min_count : int, default 1
+        For bags and categorical attributes given by name: values seen fewer times share the 'unknown' row.
+    epochs : int or "auto", default "auto"
+        Passes over the training rows. "auto": 30 deep, 40 small_data.
+    batch_size : int or "auto", default "auto"
+        Rows per step. "auto": 256 deep, 64 small_data.
+    lr : float or "auto", default "auto"
+        Learning rate (the schedule's peak). "auto": 3e-3 under both recipes.
+    optimizer : {"adamw", "adam", "sparse_adam", "sgd", "adagrad"}, default "adamw"
+        featvec's optimisers (``featvec.training.optim``), lazy on sparse gradients; "sparse_adam" is "adamw".
+    weight_decay : float, default 0.01
+        Weight decay (decoupled for "adamw", an L2 term in the gradient otherwise).
+    schedule : {"onecycle", "cosine", "constant"}, default "onecycle"
+        Learning-rate schedule, per step: "onecycle" (warm-up from lr/25 over the first quarter, then cosine down
+        to lr/1e4), "cosine" (down to 0) or "constant". "linear" (fused SGD only) raises a ValueError at ``fit``.
+    valid_frac : float, default 0.1
+        Share of the rows (drawn with ``seed``) held out, not trained on, when ``patience`` is set or ``calibrate``
+        is on, ``fit`` gets no ``valid`` and there are at least 20 rows.
+    patience : int, None or "auto", default "auto"
+        Stop once the validation loss has not improved for more than ``patience`` epochs in a row, keeping the best
+        epoch's weights; None: no early stopping. "auto": 3 deep, None small_data.
+    seed : int, default 0
+        Seed of the validation split, the initial weights (and SVD), dropout and the order of the batches.
+    device : str, default "cpu"
+        "cpu", "cuda" (or any torch device), or "auto": a CUDA GPU, else Apple's MPS, else the CPU.
+    show_progress : bool or "auto", default "auto"
+        A tqdm progress bar, shown once a fit has run 3 seconds; "auto": only when stderr is a terminal.
+    id_col : str, default None
+        A column of unique user ids, not a feature; ``predict_proba``, ``predict`` and ``transform`` are then
+        indexed by the ids instead of the frame's index.
+    wide : bool, sequence of str or "auto", default "auto"
+        True (every input) or a list of input names: a linear map from those inputs, pooled as each input is,
+        straight to every task's logits beside the MLP (wide & deep); weights start at zero. "auto": False deep,
+        True small_data.
+    wide_l2 : float or "auto", default "auto"
+        The wide weights' L2 penalty ``wide_l2 / (2 n) * |W|^2`` (n training rows): per task scikit-learn's
+        ``LogisticRegression(C=1 / wide_l2)``. "auto": 1.0 deep, 2.0 small_data.
+    bag_init : {"auto", "random", "svd"}, default "auto"
+        How bag tables start: "random" (normal, std 0.01) or "svd" (the truncated SVD of the training rows' pooled
+        bags, see Notes). "auto": "random" deep, "svd" small_data.
+    freeze_bags : bool or "auto", default "auto"
+        Keep the bag tables at their initial values (whichever ``bag_init``), leaving the MLP and heads to learn.
+        "auto": False deep, True small_data.
+    batchnorm : bool or "auto", default "auto"
+        Batch norm in the MLP's hidden layers (it hurts on small data). "auto": True deep, False small_data.
+    precision : {"auto", "float32", "bfloat16"}, default "auto"
+        Dtype of the matrix products: "auto" is bfloat16 where the CPU (AVX512-BF16 / AMX) or CUDA GPU has it natively
+        and a batch's largest layer is big enough to gain; parameters, optimiser state and losses stay float32.
+
+    Attributes
+    ----------
+    recipe_ : str
+        The recipe this fit used, "deep" or "small_data" (not kept by ``save``).
+    classes_ : dict
+        Target -> its labels present in the rows given to ``fit``, sorted; integral float labels (ints that pandas
+        stored as floats because of NaN) become ints.
+    class_weights_ : dict
+        Target -> one weight per class (all 1 without ``class_weight``).
+    baselines_ : dict
+        Target -> the log of its (class-weighted) training label frequencies; the heads start from it.
+    temperatures_ : dict
+        Target -> its softmax temperature (1.0 without calibration or validation rows).
+    embedding_sizes_ : dict
+        Bag / categorical attribute -> its vector length.
+    targets_ : list of str
+        The target columns.
+    features_ : list of Bag, Categorical or Numeric
+        The inputs, bags first, as the model encodes them.
+    bag_names_, attribute_names_ : list of str
+        The names of the bag inputs and of the attribute inputs.
+    encoder_ : FeatureEncoder
+        Vocabularies and scalings, from the training rows only.
+    net_ : UserNet
+        The trained network.
+    history_ : list of dict
+        One dict per epoch: epoch, train_loss, valid_loss (with validation rows), lr, seconds. Losses are sums over
+        tasks of the masked mean cross-entropies; the wide part's penalty acts through the optimiser, not in them.
+    vectors_ : VectorSet
+        One labelled table per bag and per categorical attribute (the 'unknown' row left out).
+
+    Notes
+    -----
+    Validation and calibration: ``valid`` (or ``valid_frac`` of the rows) is scored every epoch for early stopping
+    (when ``patience`` is set). With ``calibrate`` one temperature T per task is then fitted on those rows (NLL of
+    the unweighted softmax, golden-section search over log T in [0.05, 20]) and used by ``predict_proba``:
+    ``softmax(b + (z - b) / T)``, with ``z`` the logits and ``b`` the task's baseline (``baselines_``). Scaling
+    around the baseline rather than around 0 means that a large T -- the model knows less than it claims --
+    shrinks towards the class frequencies instead of the uniform distribution. Temperature does not change the
+    argmax, so ``predict`` and ``score`` are the same either way. A label in ``valid`` that is not among the
+    classes of ``fit``'s data cannot be scored; those rows are left out of that task with a warning.
+
+    Small data: with ``Bag(col, pooling="tfidf")`` and ``wide`` the wide part is logistic regression on TF-IDF,
+    learned jointly with the deep part. ``bag_init="svd"`` is latent semantic analysis: a value's row is
+    V_k / sqrt(s_k), so a user's pooled bag is U_k sqrt(s_k), which places values that occur in similar bags close
+    together even when their labels are few. ``UserModel.small_data(bags, targets)`` builds that recipe explicitly.
+    Values never seen in training pool as the 'unknown' row, zero unless rare values were folded into it by
+    ``min_count``.
     """
 
     def __init__(self, bags: Sequence[str | Bag] = (), attributes: Sequence[str | Categorical | Numeric] = (),
