@@ -27,6 +27,7 @@ PRESETS = {
 
 BAD = {
     "epochs": [0, -1, 2.5, True, "10", None],
+    "batch_size": [0, -8, 2.5, False, "64"],
     "lr": [0, -0.1, math.nan, math.inf, "fast"],
     "valid_frac": [1.0, -0.1, math.nan, 2],
     "patience": [-1, 1.5, "3"],
@@ -62,6 +63,17 @@ OWN = [
     (lambda: featvec.MatrixFactorization(init_std=math.nan), "init_std must be a number >= 0"),
     (lambda: featvec.DeepRecommender(precision="half"), "precision must be 'auto', 'float32' or 'bfloat16'"),
     (lambda: featvec.Feat2Vec(groups=["user_id", "item_id"], value_bias=-1), "value_bias must be a number >= 0"),
+    # None where the preset has no rule for working the value out itself
+    (lambda: featvec.MatrixFactorization(batch_size=None), "batch_size must be an int >= 1, got None"),
+    (lambda: featvec.DeepRecommender(lr=None), "lr must be a number > 0, got None"),
+    (lambda: featvec.Feat2Vec(groups=["user_id", "item_id"], batch_size=None), "batch_size must be an int >= 1"),
+    (lambda: featvec.ImplicitRecommender(batch_size=None), "batch_size must be an int >= 1, got None"),
+    # weight_decay where nothing would read it
+    (lambda: featvec.MatrixFactorization(weight_decay=0.1), "weight_decay is for torch's optimisers; per-rating SGD"),
+    (lambda: featvec.ImplicitRecommender(weight_decay=0.1), "weight_decay is for torch's optimisers; per-positive SGD"),
+    (lambda: featvec.ImplicitRecommender(solver="als", weight_decay=0.1), "weight_decay is for torch's optimisers; ALS"),
+    (lambda: featvec.Feat2Vec(groups=["user_id", "item_id"], weight_decay=0.1),
+     "weight_decay is for torch's optimisers; per-record SGD"),
 ]
 
 
@@ -70,6 +82,15 @@ def test_a_bad_own_parameter_is_refused_naming_it(i):
     make, message = OWN[i]
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         make().fit(RATINGS)
+
+
+def test_none_is_refused_where_the_preset_cannot_work_the_value_out():
+    with pytest.raises(ValueError, match=r"batch_size must be an int >= 1 \(or 'auto'\), got None"):
+        featvec.UserModel(bags=["items"], targets=["gender"], batch_size=None).fit(USERS)
+    table = featvec.TabularModel(categorical=["cat"], numeric=["x"], target="y", batch_size=None, lr=None, epochs=1)
+    assert table.fit(TABLE).history_  # TabularModel works both out from the data
+    with pytest.raises(ValueError, match=r"batch_size must be None or an int >= 1, got 0"):
+        featvec.TabularModel(categorical=["cat"], target="y", batch_size=0).fit(TABLE)
 
 
 @pytest.fixture(scope="module")

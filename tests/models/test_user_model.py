@@ -453,6 +453,7 @@ def test_save_load_roundtrip(model, test, tmp_path):
     assert loaded.classes_ == model.classes_ and loaded.temperatures_ == model.temperatures_
     assert loaded.temperatures_ != {"gender": 1.0, "age": 1.0}
     assert loaded.class_weights_ == model.class_weights_ and loaded.history_ == model.history_
+    assert loaded.recipe_ == model.recipe_ == "deep"
     rows = test.iloc[:40]
     for t, p in model.predict_proba(rows).items():
         pd.testing.assert_frame_equal(loaded.predict_proba(rows)[t], p)

@@ -33,7 +33,14 @@ class BaseModel:
         preset (a preset with rules of its own sets ``_rules``); presets then check what is their own."""
         rules = getattr(type(self), "_rules", RULES)
         for k in self._param_names():
-            check(k, getattr(self, k), rules)
+            check(k, getattr(self, k), rules, self._nullable)
+
+    _nullable: tuple = ()  # shared parameters whose None the preset works out itself (e.g. TabularModel's lr)
+
+    def _refuse_weight_decay(self, engine: str) -> None:
+        """weight_decay is read by torch's optimisers only: an engine that would ignore it refuses it."""
+        if self.weight_decay:
+            raise ValueError(f"weight_decay is for torch's optimisers; {engine} regularises with reg")
 
     def _uses_valid(self) -> bool:
         """Whether held-out rows would be used: for early stopping (``patience``) unless a preset says more."""

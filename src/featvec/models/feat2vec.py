@@ -18,7 +18,7 @@ from featvec.nn.feat2vec import Feat2VecNet
 from featvec.sampling.groups import GroupSampler, unit_codes
 from featvec.schema import Bag, Categorical, Feature, Numeric, feature_from_dict, feature_name, feature_to_dict
 from featvec.training.rows import RecordRows
-from featvec.training.trainer import Trainer
+from featvec.training.trainer import Trainer, resolve_device
 from featvec.util.arrays import unique
 from featvec.validation import as_names, check_frame, check_k
 from featvec.vectors import Vectors, VectorSet
@@ -130,7 +130,7 @@ class Feat2Vec(BaseModel):
         featvec's optimisers (``featvec.training.optim``), lazy on sparse gradients; "sparse_adam" is "adamw".
     weight_decay : float, default 0.0
         Weight decay of torch training (decoupled for "adamw", an L2 term in the gradient otherwise); the fused
-        SGD does not use it (its L2 is ``reg``).
+        SGD refuses it (a ValueError at ``fit``): it regularises with ``reg``.
     schedule : {"cosine", "linear", "constant", "onecycle"}, default "cosine"
         Learning-rate schedule. Fused SGD, per epoch: "cosine" or "linear" down to a tenth of ``lr``, or "constant";
         torch, per step: "onecycle", "cosine" (down to 0) or "constant". Another raises a ValueError at ``fit``.
@@ -186,6 +186,8 @@ class Feat2Vec(BaseModel):
 
     def _check_params(self) -> list[Feature]:
         self._validate_params()
+        if self._fused(resolve_device(self.device)):
+            self._refuse_weight_decay("per-record SGD (optimizer='sgd', batch_size=1)")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if int(self.negatives) < 1:

@@ -104,7 +104,7 @@ class ImplicitRecommender(Recommender):
         featvec's optimisers (``featvec.training.optim``), lazy on sparse gradients; "sparse_adam" is "adamw".
     weight_decay : float, default 0.0
         Weight decay of torch training (decoupled for "adamw", an L2 term in the gradient otherwise); the fused
-        SGD does not use it (its L2 is ``reg``).
+        SGD and ALS refuses it (a ValueError at ``fit``): it regularises with ``reg``.
     schedule : {"cosine", "linear", "constant", "onecycle"}, default "cosine"
         Learning-rate schedule. Fused SGD, per epoch: "cosine" or "linear" down to a tenth of ``lr``, or "constant";
         torch, per step: "onecycle", "cosine" (down to 0) or "constant". Another raises a ValueError at ``fit``.
@@ -190,10 +190,15 @@ class ImplicitRecommender(Recommender):
         return {"bce": 0.05, "sampled_softmax": 0.03}[self.loss]
 
     # ---- checks
+    _nullable = ("lr",)
+
     def _check_params(self) -> None:
         self._validate_params()
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        if self.solver == "als" or self._fused():
+            self._refuse_weight_decay("ALS" if self.solver == "als" else "per-positive SGD (optimizer='sgd', "
+                                      "batch_size=1)")
         if self.solver == "sgd" and self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         negatives = self._negatives()

@@ -33,8 +33,8 @@ SCHEDULES = ("onecycle", "cosine", "linear", "constant")  # linear: the fused en
 # name -> (check, what the value must be)
 RULES = {
     "epochs": (_int_at_least(1), "an int >= 1"),
-    "batch_size": (_or_none(_int_at_least(1)), "an int >= 1"),
-    "lr": (_or_none(_number(0, open_low=True)), "a number > 0"),
+    "batch_size": (_int_at_least(1), "an int >= 1"),
+    "lr": (_number(0, open_low=True), "a number > 0"),
     "optimizer": (lambda v: v in OPTIMIZERS, f"one of {OPTIMIZERS}"),
     "weight_decay": (_number(0), "a number >= 0"),
     "reg": (_or_none(_number(0)), "a number >= 0"),
@@ -59,11 +59,15 @@ RULES = {
 }
 
 
-def check(name: str, value, rules: dict = RULES) -> None:
-    """Raise a ValueError naming the parameter when ``value`` breaks its rule (no rule: nothing to check)."""
+def check(name: str, value, rules: dict = RULES, nullable: tuple = ()) -> None:
+    """Raise a ValueError naming the parameter when ``value`` breaks its rule (no rule: nothing to check).
+    ``nullable``: parameters for which the preset gives None a meaning (a default it works out)."""
     rule = rules.get(name)
-    if rule is not None and not rule[0](value):
-        raise ValueError(f"{name} must be {rule[1]}, got {value!r}")
+    if rule is None or (value is None and name in nullable):
+        return
+    if not rule[0](value):
+        what = f"None or {rule[1]}" if name in nullable else rule[1]
+        raise ValueError(f"{name} must be {what}, got {value!r}")
 
 
 def holdout(n: int, frac: float, seed: int) -> tuple:

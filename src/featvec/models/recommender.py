@@ -283,9 +283,8 @@ class RatingRecommender(Recommender):
 
     def _check_params(self) -> None:
         self._validate_params()
-        if self._fused() and self.weight_decay:
-            raise ValueError("weight_decay is for torch's optimisers; per-rating SGD (optimizer='sgd', "
-                             "batch_size=1) regularises with reg")
+        if self._fused():
+            self._refuse_weight_decay("per-rating SGD (optimizer='sgd', batch_size=1)")
 
     def _prepare(self, ratings: pd.DataFrame, spec, what: str, user_features=None, item_features=None) -> dict:
         df = self._check_ratings(ratings, "ratings", True)

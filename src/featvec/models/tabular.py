@@ -132,6 +132,8 @@ class TabularModel(BaseModel):
 
     # ------------------------------------------------------------------ set-up
 
+    _nullable = ("batch_size", "lr")  # None: worked out from the data (auto_batch, auto_lr)
+
     def _check_params(self) -> tuple[list[str], list[str], list[str]]:
         self._validate_params()
         cats, nums, targets = as_names(self.categorical), as_names(self.numeric), as_names(self.target)

@@ -746,7 +746,7 @@ class UserModel(BaseModel):
                   "class_weights": self.class_weights_, "temperatures": self.temperatures_,
                   "baselines": self.baselines_,
                   "encoder": self.encoder_.state(), "specs": [vars(s) for s in self.specs_],
-                  "net": self.net_.config, "history": self.history_}
+                  "net": self.net_.config, "history": self.history_, "recipe": self.recipe_}
         tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
         return config, tensors
 
@@ -764,6 +764,7 @@ class UserModel(BaseModel):
         model.specs_ = [GroupSpec(**s) for s in config["specs"]]
         model.embedding_sizes_ = {s.name: s.dim for s in model.specs_}
         model.history_ = config.get("history", [])
+        model.recipe_ = config.get("recipe")  # None in files saved before the recipes (their parameters explicit)
         model.net_ = UserNet(model.specs_, **config["net"])
         model.net_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         model.net_.eval()
