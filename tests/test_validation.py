@@ -254,3 +254,37 @@ def test_numeric_values_rejects_infinity_even_when_missing_values_are_allowed():
         numeric_values(df, "x", allow_nan=True)
     with pytest.raises(ValueError, match=r"column 'x' has a missing or infinite value at row 1"):
         numeric_values(df, "x")
+
+
+def test_values_kind_names_one_kind_or_mixed():
+    from featvec.validation import values_kind
+
+    assert values_kind(np.arange(3)) == values_kind([1.5, 2]) == values_kind(pd.Series([1, 2.5])) == "number"
+    assert values_kind(["a", "b"]) == "str" and values_kind([True, False]) == "bool"
+    assert values_kind([True, 1]) == values_kind([1, "a"]) == "mixed" and values_kind([]) is None
+
+
+def test_check_values_normalises_a_categorical_and_leaves_other_columns_as_they_are():
+    from featvec.validation import check_values, with_values
+
+    df = pd.DataFrame({"u": pd.Categorical([3, 1, 3], categories=[1, 2, 3, 4]), "i": [1, 2, 3]})
+    out = with_values(df, ["u", "i"], "data")
+    assert out["u"].tolist() == [3, 1, 3] and not isinstance(out["u"].dtype, pd.CategoricalDtype)
+    assert out["i"].dtype == np.int64 and isinstance(df["u"].dtype, pd.CategoricalDtype)  # the input untouched
+    plain_df = pd.DataFrame({"i": [1, 2]})
+    assert with_values(plain_df, ["i"]) is plain_df  # nothing to normalise: no copy
+    assert check_values(pd.DataFrame({"s": ["a", 1]}), "s", mixed_ok=True).tolist() == ["a", 1]
+    with pytest.raises(ValueError, match=r"data: column 's' row 1 \(index 1\) holds 1 \(number\) while earlier"):
+        check_values(pd.DataFrame({"s": ["a", 1]}), "s")
+
+
+def test_check_kind_refuses_another_kind_and_lets_a_categorical_mix_through():
+    from featvec.validation import check_kind
+
+    check_kind("number", np.array([1.0, 7.0]), "user_id", "data")
+    check_kind("str", ["a", 3], "cat", "data", strict=False)  # some unseen values of a categorical feature
+    with pytest.raises(ValueError, match=r"data: 'user_id' values must be numbers like the ones the model was "
+                                         r"trained on, got '1' \(str\)"):
+        check_kind("number", ["1"], "user_id", "data")
+    with pytest.raises(ValueError, match=r"'flag' values must be booleans .* got 1 \(number\)"):
+        check_kind("bool", [True, 1], "flag", "data")

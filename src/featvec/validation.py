@@ -95,8 +95,6 @@ def check_k(k, what: str = "k") -> int:
 
 _KINDS = {"integer": "number", "floating": "number", "mixed-integer-float": "number", "decimal": "number",
           "complex": "number", "boolean": "bool", "string": "str", "bytes": "bytes"}
-
-
 _PLURAL = {"number": "numbers", "str": "strings", "bool": "booleans", "bytes": "bytes"}
 
 
@@ -133,8 +131,8 @@ def bad_cell(values: list, mixed_ok: bool = False) -> tuple[int, str] | None:
             first = (pos, v, k)
         elif k != first[2] and not (mixed_ok and "bool" not in (k, first[2])):
             return pos, (f"holds {v!r} ({k}) while earlier values are of kind {first[2]} (like {first[1]!r}): mixed "
-                         f"kinds in one column; convert it to one type (e.g. .astype(str)) so that equal-looking values "
-                         f"are not merged or told apart by accident")
+                         f"kinds in one column; convert it to one type (e.g. .astype(str)) so that equal-looking "
+                         f"values are not merged or told apart by accident")
     return None
 
 
@@ -147,7 +145,8 @@ def check_values(df: pd.DataFrame, column: str, what: str = "data", mixed_ok: bo
         raise ValueError(f"{what}: column name {column!r} appears {s.shape[1]} times; rename the duplicates")
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = pd.Series(np.asarray(s), index=s.index, name=s.name)
-    check_no_missing(df.assign(**{column: s}) if s is not df[column] else df, column, what)
+        df = df.assign(**{column: s})
+    check_no_missing(df, column, what)
     kind = values_kind(s)
     if s.dtype.kind in "fc" or (kind == "number" and s.dtype == object):  # integer dtypes hold no inf
         x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64) if s.dtype.kind != "f" else s.to_numpy()
@@ -168,7 +167,7 @@ def with_values(df: pd.DataFrame, columns, what: str = "data", mixed_ok: bool = 
     out = df
     for c in columns:
         s = check_values(out, c, what, mixed_ok)
-        if s is not df[c]:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):  # the one normalisation check_values makes
             out = out.assign(**{c: s})
     return out
 
@@ -182,6 +181,7 @@ def check_kind(known: str | None, values, column: str, what: str, known_as: str 
         return
     sample = next((v for v in (values.tolist() if hasattr(values, "tolist") else list(values))
                    if value_kind(v) != known), None)
-    raise ValueError(f"{what}: {column!r} values must be {_PLURAL.get(known, known + ' values')} like the ones {known_as}, "
-                     f"got {sample!r} ({value_kind(sample) if sample is not None else given}); convert them "
-                     f"(e.g. .astype(int) or .astype(str))")
+    plural = _PLURAL.get(known, known + " values")
+    got = value_kind(sample) if sample is not None else given
+    raise ValueError(f"{what}: {column!r} values must be {plural} like the ones {known_as}, got {sample!r} ({got}); "
+                     f"convert them (e.g. .astype(int) or .astype(str))")
