@@ -212,3 +212,18 @@ def test_a_torch_fit_is_bit_identical_on_two_threads():
         torch.set_num_threads(threads)
     np.testing.assert_array_equal(a, b)
     assert not torch.are_deterministic_algorithms_enabled()  # the caller's setting given back
+
+
+def test_seeding_a_fit_does_not_import_torch_compile():
+    """torch.use_deterministic_algorithms imports torch._inductor (1.4 s and 60 MB the first time); a fit must
+    not pay that: it flips the switch directly."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pandas as pd, featvec\n"
+            "featvec.DeepRecommender(epochs=1).fit(pd.DataFrame({'user_id': [1, 2] * 20, 'item_id': [1, 2, 3, 4] * 10,"
+            " 'rating': [1.0, 5.0] * 20}))\n"
+            "print('torch._inductor' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -35,6 +35,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _deterministic(mode: bool, warn_only: bool) -> None:
+    """torch's deterministic-algorithms switch without torch.use_deterministic_algorithms' import of
+    torch._inductor (1.4 s and 60 MB on the first call, for a setting of torch.compile, which featvec does not
+    use)."""
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:  # a torch without the private switch: the public one
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        setter(mode, warn_only=warn_only)
+
+
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device | None = None):
     """Python's, numpy's and torch's global generators seeded for the block and given their state back after
@@ -47,11 +58,11 @@ def seeded(seed: int, device: torch.device | None = None):
     with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
         seed_everything(seed)
         if device is None or torch.device(device).type == "cpu":
-            torch.use_deterministic_algorithms(True, warn_only=True)
+            _deterministic(True, warn_only=True)
         try:
             yield
         finally:
-            torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+            _deterministic(*flags)
             random.setstate(state[0])
             np.random.set_state(state[1])
 
