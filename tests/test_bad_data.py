@@ -318,3 +318,12 @@ def test_lookalikes_rank_the_seed_twin_first_and_the_opposite_last():
     assert out["id"].iloc[0] == 3 and out["score"].iloc[0] == pytest.approx(1.0)  # the seed's twin
     assert out["id"].iloc[-1] == 1 and out["score"].iloc[-1] < 0  # the far corner
     assert out["score"].is_monotonic_decreasing and 0 not in set(out["id"])
+
+
+def test_users_folded_in_may_have_ids_of_any_kind(fitted):
+    als = fitted["als"]
+    rows = pd.DataFrame({"user_id": ["new", "new"], "item_id": [1, 2]})
+    out = als.recommend(["new", 3], k=2, user_items=rows)
+    assert out["user_id"].tolist() == ["new", "new", 3, 3]
+    with pytest.raises(ValueError, match=r"'user_id' values must be numbers.*got 'other'"):
+        als.recommend(["new", "other"], k=2, user_items=rows)  # not folded in: looked up as the model's ids

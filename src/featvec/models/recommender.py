@@ -147,10 +147,12 @@ class Recommender(BaseModel):
         """The users' rows, the folded-in users (``user_items``) and each user's position among them (-1:
         a known user); unknown users that are not folded in raise."""
         fold = self._fold_in_users(user_items) if user_items is not None else None
-        rows = self.users_.rows(user_ids)
         fold_pos = np.full(len(user_ids), -1, dtype=np.int64)
         if fold is not None:
             fold_pos = fold["index"].get_indexer(pd.Index(user_ids))
+        # users folded in may carry ids of any kind ("new" beside int ids); the others are looked up as the model's
+        self.users_.rows([u for u, f in zip(user_ids, fold_pos) if f < 0])
+        rows = self.users_.vocab.encode(user_ids)
         bad = [u for u, r, f in zip(user_ids, rows, fold_pos) if r == 0 and f < 0]
         if bad:
             hint = " or pass their interactions as user_items" if type(self)._fold_in_users is not Recommender._fold_in_users else ""
