@@ -15,7 +15,8 @@ import argparse
 import os
 import sys
 
-from featvec.cli import bench, demo, evaluate, export, factors, feat2vec, fit, lookalike, recommend, similar, user
+from featvec.cli import (bench, demo, evaluate, export, factors, feat2vec, fit, lookalike, recommend, serve, similar,
+                         user)
 from featvec.cli.io import RECOMMENDERS, Formatter, emit, load_model
 
 PROG = "featvec"
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_infer_parser(sub, Formatter)
     factors.add_parser(sub)
     export.add_parser(sub)
+    serve.add_parser(sub)
     bench.add_parser(sub)
     demo.add_parser(sub)
     return parser

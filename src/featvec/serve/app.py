@@ -1,0 +1,186 @@
+"""The FastAPI application: one registry of models, batch-first endpoints, bounded request sizes.
+
+Errors: a body that does not fit the schema is a 422 naming the field (FastAPI's); ids of another kind than
+the model's, a k or a batch over the limits, an endpoint the model does not have are a 422 with featvec's
+message; unknown ids or model names a 404 naming them.
+"""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from featvec import __version__
+from featvec.encoding import py_values
+from featvec.serve import schemas as s
+from featvec.serve.registry import Registry, Served, UnknownIdError
+
+
+def create_app(model_dirs, max_ids: int = 1000, max_k: int = 1000) -> FastAPI:
+    """The service for the models saved in ``model_dirs`` (each served under its folder's name). ``max_ids``:
+    ids (or rows, records) per request; ``max_k``: neighbours or items per id."""
+    registry = Registry.load(model_dirs)
+    app = FastAPI(title="featvec", version=__version__,
+                  description="Recommendations, predictions, neighbours and vectors of featvec models.")
+    app.state.registry = registry
+    limits = Limits(int(max_ids), int(max_k))
+
+    @app.exception_handler(UnknownIdError)
+    async def _unknown(request: Request, e: UnknownIdError):
+        return JSONResponse(status_code=404, content={"detail": str(e)})
+
+    @app.exception_handler(ValueError)
+    async def _invalid(request: Request, e: ValueError):
+        return JSONResponse(status_code=422, content={"detail": str(e)})
+
+    _info_routes(app, registry, limits)
+    _model_routes(app, registry, limits)
+    return app
+
+
+def _info_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None:
+    """What the service holds: health, the models, their vectors."""
+    @app.get("/health", response_model=s.Health)
+    def health():
+        return s.Health(status="ok", models=len(registry.models))
+
+    @app.get("/models", response_model=list[s.ModelInfo])
+    def models():
+        return [_info(m) for m in registry.models.values()]
+
+    @app.get("/models/{name}/vectors/{table}", response_model=s.VectorsResponse)
+    def vectors(name: str, table: str, ids: str | None = None):
+        """One table's vectors: every row, or the comma-separated ``ids``."""
+        vecs = _table(registry.get(name), table)
+        labels = vecs.labels if ids is None else _known(vecs, _parse(ids.split(","), vecs.labels), table)
+        limits.check("ids", labels)
+        return s.VectorsResponse(model=name, table=table, dim=vecs.dim, ids=py_values(labels),
+                                 vectors=vecs[labels].reshape(len(labels), -1).tolist())
+
+
+def _model_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None:
+    """What the models compute: recommend, similar, predict, infer."""
+    @app.post("/models/{name}/recommend", response_model=s.RecommendResponse)
+    def recommend(name: str, body: s.RecommendRequest):
+        served = _recommender(registry.get(name), "recommend")
+        limits.check("users", body.users, body.k)
+        return s.RecommendResponse(model=name, results=_recommend(served.model, body))
+
+    @app.post("/models/{name}/similar", response_model=s.SimilarResponse)
+    def similar(name: str, body: s.SimilarRequest):
+        served = registry.get(name)
+        limits.check("ids", body.ids, body.k)
+        table = body.table or ("all" if served.kind == "Feat2Vec" else "items")
+        return s.SimilarResponse(model=name, table=table, results=_similar(served, table, body.ids, body.k))
+
+    @app.post("/models/{name}/predict", response_model=s.PredictResponse)
+    def predict(name: str, body: s.PredictRequest):
+        model = _recommender(registry.get(name), "predict").model
+        limits.check("rows", body.rows)
+        df = pd.DataFrame({model.user_col: [r.user for r in body.rows], model.item_col: [r.item for r in body.rows]})
+        return s.PredictResponse(model=name, predictions=[float(v) for v in model.predict(df)])
+
+    @app.post("/models/{name}/infer", response_model=s.InferResponse)
+    def infer(name: str, body: s.InferRequest):
+        served = registry.get(name)
+        if served.kind != "UserModel":
+            raise ValueError(f"model {name!r} is a {served.kind}; infer needs a UserModel")
+        limits.check("records", body.records)
+        proba = served.model.predict_proba(pd.DataFrame(body.records))
+        rows = [{} for _ in body.records]
+        for target, frame in proba.items():
+            for i, values in enumerate(frame.to_numpy()):
+                rows[i][target] = {str(c): float(v) for c, v in zip(frame.columns, values)}
+        return s.InferResponse(model=name, results=rows)
+
+
+class Limits:
+    def __init__(self, max_ids: int, max_k: int):
+        self.max_ids, self.max_k = max_ids, max_k
+
+    def check(self, field: str, values, k: int | None = None) -> None:
+        if len(values) > self.max_ids:
+            raise HTTPException(422, f"{field}: at most {self.max_ids} per request, got {len(values)}")
+        if k is not None and k > self.max_k:
+            raise HTTPException(422, f"k: at most {self.max_k}, got {k}")
+
+
+def _info(m: Served) -> s.ModelInfo:
+    from featvec.io.persistence import params_to_json
+
+    vectors = m.model.vectors_
+    history = json.loads(json.dumps(getattr(m.model, "history_", None) or [], default=_plain_number))
+    return s.ModelInfo(name=m.name, kind=m.kind, path=str(m.path), params=params_to_json(m.model.get_params()),
+                       tables={name: len(vectors[name]) for name in vectors}, history=history)
+
+
+def _plain_number(v):
+    return v.item() if hasattr(v, "item") else str(v)
+
+
+def _recommender(served: Served, what: str) -> Served:
+    from featvec.models.recommender import Recommender
+
+    if not isinstance(served.model, Recommender):
+        raise ValueError(f"model {served.name!r} is a {served.kind}; {what} needs a recommender "
+                         f"(MatrixFactorization, DeepRecommender or ImplicitRecommender)")
+    return served
+
+
+def _recommend(model, body: s.RecommendRequest) -> list[s.UserItems]:
+    rows = model.users_.rows(body.users, "users")  # ids of another kind than the model's: a ValueError (422)
+    unknown = [u for u, r in zip(body.users, rows) if r == 0]
+    if unknown:
+        raise UnknownIdError(f"unknown user id(s) {unknown[:10]}")
+    out = model.recommend(body.users, k=body.k, filter_seen=body.filter_seen)
+    groups = {u: g for u, g in out.groupby(model.user_col, sort=False)}
+    return [s.UserItems(user=u, items=[s.Scored(id=i, score=float(v), rank=int(r)) for i, v, r in
+                                       zip(py_values(g[model.item_col]), g["score"], g["rank"])])
+            for u, g in ((u, groups.get(u, out.iloc[:0])) for u in body.users)]
+
+
+def _similar(served: Served, table: str, ids: list, k: int) -> list[s.Neighbours]:
+    vecs = _table(served, table)
+    ids = _known(vecs, list(ids), table)
+    out = vecs.similar(ids, k=k)
+    groups = {q: g for q, g in out.groupby("query", sort=False)}
+    return [s.Neighbours(id=q, neighbours=[s.Scored(id=lab, score=float(v), rank=int(r)) for lab, v, r in
+                                           zip(py_values(g["label"]), g["score"], g["rank"])])
+            for q, g in ((q, groups.get(q, out.iloc[:0])) for q in ids)]
+
+
+def _table(served: Served, table: str):
+    names = list(served.model.vectors_)
+    if table not in names:
+        raise UnknownIdError(f"model {served.name!r} has no vector table {table!r}; it has {names}")
+    return served.model.vectors_[table]
+
+
+def _parse(ids: list, labels: list) -> list:
+    """Ids as the table's labels are: text that spells a number becomes that number for a numeric table
+    (a query string carries only text)."""
+    from featvec.validation import values_kind
+
+    if values_kind(labels) != "number":
+        return list(ids)
+    out = []
+    for v in ids:
+        if isinstance(v, str):
+            try:
+                v = int(v) if v.strip().lstrip("-").isdigit() else float(v)
+            except ValueError:
+                pass  # left as text: check_kind names it
+        out.append(v)
+    return out
+
+
+def _known(vecs, ids: list, table: str) -> list:
+    from featvec.validation import check_kind, values_kind
+
+    check_kind(values_kind(vecs.labels), ids, "id", table, f"table {table!r} holds")
+    unknown = [v for v in ids if v not in vecs]
+    if unknown:
+        raise UnknownIdError(f"unknown id(s) {unknown[:10]} in table {table!r}")
+    return ids

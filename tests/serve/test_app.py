@@ -1,0 +1,159 @@
+"""The HTTP service (featvec.serve.app) through FastAPI's test client, and `featvec serve` as a real process."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import featvec
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from featvec.serve import create_app  # noqa: E402
+
+from cli_helpers import assert_one_line_error  # noqa: E402
+
+RATINGS = pd.DataFrame({"user_id": np.repeat(np.arange(1, 31), 6), "item_id": (np.arange(180) * 7) % 25 + 100,
+                        "rating": (np.arange(180) % 5 + 1).astype(float)}).drop_duplicates(["user_id", "item_id"])
+USERS = pd.DataFrame({"uid": [f"u{i}" for i in range(60)], "items": [["a", "b"], ["c"], ["a", "c"], ["b"]] * 15,
+                      "gender": ["F", "M", "F", "M"] * 15})
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("served")
+    featvec.MatrixFactorization(dim=8, epochs=3).fit(RATINGS).save(root / "mf")
+    featvec.ImplicitRecommender(solver="als", dim=8, iterations=2).fit(RATINGS).save(root / "als")
+    featvec.Feat2Vec(groups=["user_id", "item_id"], dim=4, epochs=1, patience=None).fit(RATINGS).save(root / "f2v")
+    featvec.UserModel(bags=["items"], targets=["gender"], id_col="uid", epochs=2).fit(USERS).save(root / "users")
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(folders):
+    app = create_app([folders / n for n in ("mf", "als", "f2v", "users")], max_ids=50, max_k=20)
+    return TestClient(app)
+
+
+def test_health_and_models(client):
+    assert client.get("/health").json() == {"status": "ok", "models": 4}
+    models = {m["name"]: m for m in client.get("/models").json()}
+    assert {n: m["kind"] for n, m in models.items()} == {"mf": "MatrixFactorization", "als": "ImplicitRecommender",
+                                                         "f2v": "Feat2Vec", "users": "UserModel"}
+    assert models["mf"]["tables"]["items"] == 25 and models["mf"]["params"]["dim"] == 8
+    assert len(models["mf"]["history"]) == 3
+    assert client.get("/openapi.json").json()["paths"]["/models/{name}/recommend"]
+
+
+@pytest.mark.parametrize("name", ["mf", "als"])
+def test_recommend_is_the_models_recommend(client, folders, name):
+    got = client.post(f"/models/{name}/recommend", json={"users": [3, 1], "k": 4}).json()
+    want = featvec.load(folders / name).recommend([3, 1], k=4)
+    assert [r["user"] for r in got["results"]] == [3, 1]
+    for r in got["results"]:
+        mine = want[want["user_id"] == r["user"]]
+        assert [i["id"] for i in r["items"]] == mine["item_id"].tolist()
+        assert [i["rank"] for i in r["items"]] == [1, 2, 3, 4]
+        np.testing.assert_allclose([i["score"] for i in r["items"]], mine["score"], rtol=1e-6)
+        seen = set(RATINGS.loc[RATINGS["user_id"] == r["user"], "item_id"])
+        assert not seen & {i["id"] for i in r["items"]}  # training items filtered
+
+
+ERRORS = [
+    ("post", "/models/mf/recommend", {"users": [1, 999]}, 404, "unknown user id(s) [999]"),
+    ("post", "/models/nope/recommend", {"users": [1]}, 404, "no model named 'nope'"),
+    ("post", "/models/mf/recommend", {"users": ["1"]}, 422, "'user_id' values must be numbers"),
+    ("post", "/models/mf/recommend", {"users": [1], "k": 0}, 422, "k"),
+    ("post", "/models/mf/recommend", {"users": [1], "k": 21}, 422, "k: at most 20, got 21"),
+    ("post", "/models/mf/recommend", {"users": list(range(1, 52))}, 422, "users: at most 50 per request, got 51"),
+    ("post", "/models/mf/recommend", {"k": 3}, 422, "users"),
+    ("post", "/models/mf/recommend", {"users": []}, 422, "users"),
+    ("post", "/models/f2v/recommend", {"users": [1]}, 422, "is a Feat2Vec; recommend needs a recommender"),
+    ("post", "/models/mf/similar", {"ids": [100, 5]}, 404, "unknown id(s) [5] in table 'items'"),
+    ("post", "/models/mf/similar", {"ids": [100], "table": "genres"}, 404, "no vector table 'genres'"),
+    ("post", "/models/mf/predict", {"rows": [{"user": 1}]}, 422, "item"),
+    ("post", "/models/mf/infer", {"records": [{"items": ["a"]}]}, 422, "infer needs a UserModel"),
+    ("get", "/models/mf/vectors/items?ids=100,7", None, 404, "unknown id(s) [7]"),
+]
+
+
+@pytest.mark.parametrize("method, url, body, status, message", ERRORS,
+                         ids=[f"{e[1]}-{e[3]}-{e[4][:20]}" for e in ERRORS])
+def test_bad_requests_get_a_status_and_a_message_naming_what_is_wrong(client, method, url, body, status, message):
+    r = client.post(url, json=body) if method == "post" else client.get(url)
+    assert r.status_code == status, r.text
+    assert message in json.dumps(r.json()), r.text
+
+
+def test_similar_items_users_and_feature_values(client, folders):
+    mf = featvec.load(folders / "mf")
+    got = client.post("/models/mf/similar", json={"ids": [100, 101], "k": 3}).json()
+    want = mf.similar_items([100, 101], k=3)
+    assert got["table"] == "items" and [r["id"] for r in got["results"]] == [100, 101]
+    assert [n["id"] for n in got["results"][0]["neighbours"]] == want["similar_item_id"].tolist()[:3]
+    users = client.post("/models/mf/similar", json={"ids": [1], "k": 2, "table": "users"}).json()
+    assert len(users["results"][0]["neighbours"]) == 2
+    f2v = client.post("/models/f2v/similar", json={"ids": ["item_id=100"], "k": 5}).json()
+    assert f2v["table"] == "all" and all("=" in n["id"] for n in f2v["results"][0]["neighbours"])
+
+
+def test_predict_infer_and_vectors_match_the_model(client, folders):
+    mf = featvec.load(folders / "mf")
+    rows = [{"user": 1, "item": 100}, {"user": 2, "item": 124}]
+    got = client.post("/models/mf/predict", json={"rows": rows}).json()["predictions"]
+    np.testing.assert_allclose(got, mf.predict(pd.DataFrame({"user_id": [1, 2], "item_id": [100, 124]})), rtol=1e-6)
+    records = [{"uid": "x", "items": ["a", "b"]}, {"uid": "y", "items": ["c"]}]
+    probs = client.post("/models/users/infer", json={"records": records}).json()["results"]
+    want = featvec.load(folders / "users").predict_proba(pd.DataFrame(records))["gender"]
+    assert [sorted(p["gender"]) for p in probs] == [["F", "M"]] * 2
+    np.testing.assert_allclose([p["gender"]["F"] for p in probs], want["F"], rtol=1e-6)
+    vec = client.get("/models/mf/vectors/items?ids=100,101").json()
+    assert vec["ids"] == [100, 101] and vec["dim"] == 8
+    np.testing.assert_allclose(vec["vectors"], mf.vectors_["items"][[100, 101]], rtol=1e-6)
+    assert len(client.get("/models/mf/vectors/items").json()["ids"]) == 25
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_featvec_serve_runs_a_real_server_on_loopback(folders):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "featvec.cli", "serve", str(folders / "mf"), "--port", str(port),
+                             "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=2) as r:
+                    assert json.load(r) == {"status": "ok", "models": 1}
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline, "the server did not answer within 60 s"
+                time.sleep(0.2)
+        req = urllib.request.Request(base + "/models/mf/recommend", data=json.dumps({"users": [1], "k": 2}).encode(),
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert len(json.load(r)["results"][0]["items"]) == 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_serve_refuses_a_missing_folder_in_one_line(tmp_path, capsys):
+    from featvec.cli import main
+
+    status = main(["serve", str(tmp_path / "missing")])
+    assert_one_line_error(status, capsys.readouterr().err, "missing")
