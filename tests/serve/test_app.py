@@ -157,3 +157,46 @@ def test_serve_refuses_a_missing_folder_in_one_line(tmp_path, capsys):
 
     status = main(["serve", str(tmp_path / "missing")])
     assert_one_line_error(status, capsys.readouterr().err, "missing")
+
+
+def test_a_new_save_in_a_folder_is_swapped_in_without_a_failed_request(tmp_path):
+    import threading
+
+    path = tmp_path / "mf"
+    featvec.MatrixFactorization(dim=4, epochs=1).fit(RATINGS).save(path)
+    statuses, stop = [], threading.Event()
+    with TestClient(create_app([path], reload_every=0.05)) as c:
+        def hammer():
+            while not stop.is_set():
+                r = c.post("/models/mf/recommend", json={"users": [1, 2], "k": 3})
+                statuses.append((r.status_code, len(r.json().get("results", []))))
+        threads = [threading.Thread(target=hammer) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            for dim in (6, 8, 12):  # three new versions while requests run
+                featvec.MatrixFactorization(dim=dim, epochs=1).fit(RATINGS).save(path)
+                deadline = time.monotonic() + 20
+                while c.get("/models").json()[0]["params"]["dim"] != dim:
+                    assert time.monotonic() < deadline, f"version dim={dim} never swapped in"
+                    time.sleep(0.02)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=20)
+        assert len(statuses) > 20 and set(statuses) == {(200, 2)}
+        vec = c.get("/models/mf/vectors/items?ids=100").json()
+        assert vec["dim"] == 12
+
+
+def test_a_damaged_save_keeps_the_model_served(tmp_path, caplog):
+    path = tmp_path / "mf"
+    featvec.MatrixFactorization(dim=4, epochs=1).fit(RATINGS).save(path)
+    app = create_app([path], reload_every=None)
+    registry = app.state.registry
+    (path / "featvec.json").write_text("{not json")
+    with caplog.at_level("WARNING", logger="featvec.serve"):
+        assert registry.refresh() == []
+    assert "kept the loaded mf" in caplog.text and registry.get("mf").model.dim == 4
+    featvec.MatrixFactorization(dim=6, epochs=1).fit(RATINGS).save(path)
+    assert registry.refresh() == ["mf"] and registry.get("mf").model.dim == 6

@@ -11,7 +11,7 @@ def cmd_serve(args) -> int:
         from featvec.serve import create_app
     except ImportError as e:
         raise ImportError(f"featvec serve needs FastAPI and uvicorn: pip install 'featvec[serve]' ({e})") from None
-    app = create_app(args.model_dirs, max_ids=args.max_ids, max_k=args.max_k)
+    app = create_app(args.model_dirs, max_ids=args.max_ids, max_k=args.max_k, reload_every=args.reload_every or None)
     names = ", ".join(app.state.registry.models)
     print(f"serving {names} on http://{args.host}:{args.port} (API docs at /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
@@ -32,6 +32,8 @@ def add_parser(sub) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--max-ids", type=int, default=1000, help="ids, rows or records per request at most")
     p.add_argument("--max-k", type=int, default=1000, help="items or neighbours per id at most")
+    p.add_argument("--reload-every", type=float, default=2.0, metavar="SECONDS",
+                   help="look for a newer save in each folder this often and swap it in once loaded (0: never)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level")
     p.set_defaults(func=cmd_serve)

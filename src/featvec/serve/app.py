@@ -6,7 +6,9 @@ message; unknown ids or model names a 404 naming them.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
@@ -18,11 +20,12 @@ from featvec.serve import schemas as s
 from featvec.serve.registry import Registry, Served, UnknownIdError
 
 
-def create_app(model_dirs, max_ids: int = 1000, max_k: int = 1000) -> FastAPI:
+def create_app(model_dirs, max_ids: int = 1000, max_k: int = 1000, reload_every: float | None = 2.0) -> FastAPI:
     """The service for the models saved in ``model_dirs`` (each served under its folder's name). ``max_ids``:
-    ids (or rows, records) per request; ``max_k``: neighbours or items per id."""
+    ids (or rows, records) per request; ``max_k``: neighbours or items per id; ``reload_every``: seconds
+    between looks for a newer save in each folder, swapped in once loaded whole (None: never)."""
     registry = Registry.load(model_dirs)
-    app = FastAPI(title="featvec", version=__version__,
+    app = FastAPI(title="featvec", version=__version__, lifespan=_reloading(registry, reload_every),
                   description="Recommendations, predictions, neighbours and vectors of featvec models.")
     app.state.registry = registry
     limits = Limits(int(max_ids), int(max_k))
@@ -96,6 +99,23 @@ def _model_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None:
         return s.InferResponse(model=name, results=rows)
 
 
+def _reloading(registry: Registry, every: float | None):
+    """The app's lifespan: a thread that refreshes the registry every ``every`` seconds while it runs."""
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        stop = threading.Event()
+        if every:
+            def loop():
+                while not stop.wait(every):
+                    registry.refresh()
+            threading.Thread(target=loop, name="featvec-reload", daemon=True).start()
+        try:
+            yield
+        finally:
+            stop.set()
+    return lifespan
+
+
 class Limits:
     def __init__(self, max_ids: int, max_k: int):
         self.max_ids, self.max_k = max_ids, max_k
@@ -113,7 +133,8 @@ def _info(m: Served) -> s.ModelInfo:
     vectors = m.model.vectors_
     history = json.loads(json.dumps(getattr(m.model, "history_", None) or [], default=_plain_number))
     return s.ModelInfo(name=m.name, kind=m.kind, path=str(m.path), params=params_to_json(m.model.get_params()),
-                       tables={name: len(vectors[name]) for name in vectors}, history=history)
+                       tables={name: len(vectors[name]) for name in vectors}, history=history,
+                       loaded_at=m.loaded_at)
 
 
 def _plain_number(v):

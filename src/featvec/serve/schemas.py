@@ -85,6 +85,7 @@ class ModelInfo(BaseModel):
     params: dict[str, Any]
     tables: dict[str, int] = Field(description="vector table -> number of rows")
     history: list[dict[str, Any]] = Field(description="the training history (losses, metrics per epoch)")
+    loaded_at: float = Field(description="when this version of the folder was loaded (Unix time)")
 
 
 class Health(BaseModel):
