@@ -118,8 +118,6 @@ def test_failing_job_is_an_error_record(tiny):
 
 
 def test_main_protocols(tmp_path):
-    with pytest.raises(NotImplementedError, match="protocol W is not implemented yet"):
-        main("W", None, ["ml-100k"], [0], False, tmp_path)
     with pytest.raises(ValueError, match="unknown protocol"):
         main("Z", None, ["ml-100k"], [0], False, tmp_path)
     with pytest.raises(ValueError, match="unknown featvec system"):

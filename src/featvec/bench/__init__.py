@@ -28,8 +28,13 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
     p = str(protocol).strip().upper()
     if p not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
-    if p not in ("E", "I", "S", "F", "L", "U", "T"):
-        raise NotImplementedError(f"protocol {p} is not implemented yet (available: E, I, F, L, U, S, T)")
+    if p == "W":
+        from featvec.bench.serving import DATASETS as W_DATASETS, run_protocol_w
+
+        rows = run_protocol_w(data_dir, datasets=tuple(datasets) if datasets else W_DATASETS, seeds=seeds,
+                              out_dir=out_dir, emit=lambda line: print(line, flush=True),
+                              log=lambda msg: print(msg, file=sys.stderr, flush=True))
+        return 1 if any(r.get("errors") for r in rows) else 0
     if p == "T":
         from featvec.bench.throughput import DATASETS as T_DATASETS, THREADS, run_protocol_t
 
