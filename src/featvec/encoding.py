@@ -80,6 +80,13 @@ class Vocabulary:
         idx = self._index.get_indexer(pd.Index(py_values(values) if isinstance(values, list) else values))
         return (idx + 1).astype(np.int64)
 
+    @property
+    def array(self) -> np.ndarray:
+        """The values as an object array (index i: the value of row i + 1), built once."""
+        if getattr(self, "_array", None) is None:
+            self._array = np.asarray(self.values + [None], dtype=object)[:-1]  # [None]: never a 2-D array
+        return self._array
+
     def decode(self, idx) -> list:
         idx = np.asarray(idx)
         if (idx <= 0).any() or (idx > len(self.values)).any():

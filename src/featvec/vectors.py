@@ -70,11 +70,27 @@ class Vectors:
         """The k nearest rows to each label (batch-first): columns query, label, score, rank."""
         k = check_k(k)
         labels = [labels] if np.isscalar(labels) or isinstance(labels, str) else list(labels)
-        q = torch.as_tensor(self.matrix[self.positions(labels)])
-        cand_pos = np.arange(len(self)) if candidates is None else self.positions(candidates)
+        pos = self.positions(labels)
+        q = torch.as_tensor(self.matrix[pos])
+        if candidates is None:  # the whole table: its unit rows and labels are kept (a service asks often)
+            unit = metric == "cosine"
+            m = self._unit() if unit else torch.as_tensor(self.matrix)
+            return nearest(q, m, labels, self._label_array(), k, metric, self_pos=pos if exclude_self else None,
+                           matrix_is_unit=unit)
+        cand_pos = self.positions(candidates)
         m = torch.as_tensor(self.matrix[cand_pos])
-        return nearest(q, m, labels, np.asarray(self.labels, dtype=object)[cand_pos], k, metric,
-                       self_pos=self.positions(labels) if exclude_self else None, cand_pos=cand_pos)
+        return nearest(q, m, labels, self._label_array()[cand_pos], k, metric,
+                       self_pos=pos if exclude_self else None, cand_pos=cand_pos)
+
+    def _unit(self) -> torch.Tensor:
+        if getattr(self, "_unit_rows", None) is None:
+            self._unit_rows = _normalise(torch.as_tensor(self.matrix))
+        return self._unit_rows
+
+    def _label_array(self) -> np.ndarray:
+        if getattr(self, "_labels_array", None) is None:
+            self._labels_array = np.asarray(self.labels + [None], dtype=object)[:-1]
+        return self._labels_array
 
 
 def _faiss():
@@ -97,9 +113,11 @@ def _search_faiss(faiss, queries: torch.Tensor, matrix: torch.Tensor, k: int):
 
 def nearest(queries: torch.Tensor, matrix: torch.Tensor, query_labels: list, labels: np.ndarray, k: int,
             metric: str = "cosine", self_pos=None, cand_pos=None, chunk: int = 1024,
-            backend: str = "auto") -> pd.DataFrame:
+            backend: str = "auto", matrix_is_unit: bool = False) -> pd.DataFrame:
     """k-NN by cosine or dot product, chunked over queries; self-matches are removed. ``backend``:
-    "faiss" (exact inner-product index), "exact" (torch matmul + topk), or "auto" (faiss when installed)."""
+    "faiss" (exact inner-product index), "exact" (torch matmul + topk), or "auto" (faiss when installed).
+    ``cand_pos``: the positions of ``matrix``'s rows among those ``self_pos`` counts (None: the same);
+    ``matrix_is_unit``: its rows are already unit length (cosine)."""
     if metric not in ("cosine", "dot"):
         raise ValueError(f"metric must be 'cosine' or 'dot', got {metric!r}")
     if backend not in ("auto", "faiss", "exact"):
@@ -108,16 +126,19 @@ def nearest(queries: torch.Tensor, matrix: torch.Tensor, query_labels: list, lab
     if backend == "faiss" and faiss is None:
         raise ImportError("backend='faiss' needs faiss: pip install 'featvec[faiss]'")
     if metric == "cosine":
-        queries, matrix = _normalise(queries), _normalise(matrix)
+        queries, matrix = _normalise(queries), (matrix if matrix_is_unit else _normalise(matrix))
     out_q, out_l, out_s, out_r = [], [], [], []
     cand_index = None if cand_pos is None else pd.Index(cand_pos)
+
+    def own_rows(part) -> np.ndarray:  # each query's own row among the candidates (-1: not one of them)
+        return np.asarray(part) if cand_index is None else cand_index.get_indexer(part)
     for start in range(0, len(queries), chunk):
         if faiss is not None:
             extra = 0 if self_pos is None else 1
             val, idx = _search_faiss(faiss, queries[start:start + chunk], matrix,
                                      max(min(k + extra, matrix.shape[0]), 1) if len(matrix) else 0)
             if self_pos is not None:
-                own = torch.as_tensor(cand_index.get_indexer(self_pos[start:start + chunk]), dtype=torch.long)
+                own = torch.as_tensor(own_rows(self_pos[start:start + chunk]), dtype=torch.long)
                 val[idx == own[:, None]] = -torch.inf
                 order = torch.sort(val, dim=1, descending=True, stable=True).indices[:, :max(min(k, val.shape[1]), 0)]
                 val, idx = val.gather(1, order), idx.gather(1, order)
@@ -127,7 +148,7 @@ def nearest(queries: torch.Tensor, matrix: torch.Tensor, query_labels: list, lab
             continue
         s = queries[start:start + chunk] @ matrix.T
         if self_pos is not None:
-            own = cand_index.get_indexer(self_pos[start:start + chunk])
+            own = own_rows(self_pos[start:start + chunk])
             rows = np.flatnonzero(own >= 0)
             s[torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(own[rows], dtype=torch.long)] = -torch.inf
         # self-matches are -inf and dropped below (a query outside the candidates loses nothing)

@@ -76,14 +76,18 @@ class Recommender(BaseModel):
             raise ValueError(f"unknown {what} {bad}: not seen in training (recommend needs known {what})")
         return rows
 
+    def _all_items(self):
+        """Every known item's vector and bias (rows 1..n), encoded once and kept until the next fit or load."""
+        if getattr(self, "_item_cache", None) is None:
+            self._item_cache = self._encode_all(self.items_, self.net_.items,
+                                                torch.arange(1, len(self.items_), device=self._dev))
+        return self._item_cache
+
     def _score_rows(self, user_rows: np.ndarray) -> np.ndarray:
         """Scores of the given user rows against every known item (columns = item rows 1..n)."""
         self.net_.eval()
         dev = self._dev
-        if getattr(self, "_item_cache", None) is None:
-            self._item_cache = self._encode_all(self.items_, self.net_.items,
-                                                torch.arange(1, len(self.items_), device=dev))
-        iv, ib = self._item_cache
+        iv, ib = self._all_items()
         uv, ub = self._encode_all(self.users_, self.net_.users, torch.as_tensor(np.asarray(user_rows), device=dev))
         with torch.no_grad():
             return self._clip_scores(self.net_.score_matrix(uv, ub, iv, ib).cpu().numpy())
@@ -113,7 +117,10 @@ class Recommender(BaseModel):
                  else pd.unique(self._lookup(items_t, items, "items")))  # a repeated candidate counts once
         col_of = np.full(len(items_t), -1, dtype=np.int64)
         col_of[irows] = np.arange(len(irows))
-        iv, ib = self._encode_all(items_t, self.net_.items, torch.as_tensor(irows, device=dev))
+        if items is None and item_features is None:  # the whole catalogue: its vectors are cached
+            iv, ib = self._all_items()
+        else:
+            iv, ib = self._encode_all(items_t, self.net_.items, torch.as_tensor(irows, device=dev))
         exclude = self._seen_columns(rows, fold, fold_pos, col_of) if filter_seen else None
 
         def score_fn(pos: np.ndarray) -> np.ndarray:
@@ -132,7 +139,7 @@ class Recommender(BaseModel):
                                     batch_size=batch_size, with_scores=True)
         ok = ranked >= 0
         n_ok = ok.sum(1)
-        item_labels = np.asarray(items_t.vocab.values, dtype=object)[irows - 1]
+        item_labels = items_t.vocab.array[irows - 1]
         out = pd.DataFrame({
             self.user_col: np.repeat(np.asarray(user_ids, dtype=object), n_ok),
             self.item_col: item_labels[ranked[ok]],
