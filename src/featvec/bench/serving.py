@@ -145,13 +145,33 @@ def run_protocol_w(data_dir=None, datasets: Iterable[str] = DATASETS, seeds: Ite
                 path, users, items = build_model(dataset, data_dir, Path(tmp), seed)
                 rows += _serve_and_load(path, users, items, dataset, seed, requests, clients, time_limit, emit, log)
     if out_dir is not None:
-        from featvec.bench.report import write_report
+        from featvec.bench.report import write_files
 
-        write_report(rows, out_dir, "W", metrics=["req_per_s", "p50_ms", "p95_ms", "p99_ms", "errors", "requests",
-                                                 "n_items", "server_peak_rss_mb"],
-                     notes=[f"{clients} concurrent keep-alive connections on 127.0.0.1, at most {requests:,} "
-                            f"requests and {time_limit:.0f} s per endpoint; k=10; latency as the client sees it"])
+        write_files(rows, out_dir, "W", markdown_w(rows, f"{clients} concurrent keep-alive connections on "
+                                                         f"127.0.0.1, at most {requests:,} requests and "
+                                                         f"{time_limit:.0f} s per endpoint; k=10; latency as the "
+                                                         f"client sees it, request sent to answer read"))
     return rows
+
+
+def markdown_w(rows: list[dict], note: str) -> str:
+    """The report: the header line of every protocol, then one table per dataset, one row per endpoint."""
+    from featvec.bench.report import environment
+
+    env = environment()
+    vers = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v is not None)
+    lines = ["# Protocol W", "", f"{env.get('date')} · {env.get('platform')} · Python {env.get('python')} · "
+             f"{env.get('cpu_count')} CPUs · torch threads {env.get('torch_threads')} · {vers}", ""]
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        lines += [f"## {dataset} ({mine[0]['n_items']:,} items)", "",
+                  "| system | seed | requests | req/s | p50 ms | p95 ms | p99 ms | errors | server peak RSS MB |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['system']} | {r['seed']} | {r['requests']:,} | {r['req_per_s']:.1f} | {r['p50_ms']:.1f} | "
+                  f"{r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {(r['server_peak_rss_mb'] or 0):,.0f} |"
+                  for r in mine]
+        lines.append("")
+    return "\n".join(lines + [f"- {note}", ""])
 
 
 def _serve_and_load(path, users, items, dataset, seed, requests, clients, time_limit, emit, log) -> list[dict]:
