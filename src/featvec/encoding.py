@@ -11,6 +11,7 @@ import torch
 
 from featvec.schema import Bag, Categorical, Feature, Numeric, check_unique_names, feature_name
 from featvec.util.arrays import lookup, lookup_table, unique
+from featvec.util.threads import cached
 from featvec.validation import bad_cell, check_kind, check_values, numeric_values, plain, require_columns, values_kind
 
 
@@ -83,9 +84,7 @@ class Vocabulary:
     @property
     def array(self) -> np.ndarray:
         """The values as an object array (index i: the value of row i + 1), built once."""
-        if getattr(self, "_array", None) is None:
-            self._array = np.asarray(self.values + [None], dtype=object)[:-1]  # [None]: never a 2-D array
-        return self._array
+        return cached(self, "_array", lambda: np.asarray(self.values + [None], dtype=object)[:-1])  # never 2-D
 
     def decode(self, idx) -> list:
         idx = np.asarray(idx)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from featvec.util.threads import cached
 from featvec.validation import check_k, check_kind, plain, values_kind
 
 
@@ -83,14 +84,10 @@ class Vectors:
                        self_pos=pos if exclude_self else None, cand_pos=cand_pos)
 
     def _unit(self) -> torch.Tensor:
-        if getattr(self, "_unit_rows", None) is None:
-            self._unit_rows = _normalise(torch.as_tensor(self.matrix))
-        return self._unit_rows
+        return cached(self, "_unit_rows", lambda: _normalise(torch.as_tensor(self.matrix)))
 
     def _label_array(self) -> np.ndarray:
-        if getattr(self, "_labels_array", None) is None:
-            self._labels_array = np.asarray(self.labels + [None], dtype=object)[:-1]
-        return self._labels_array
+        return cached(self, "_labels_array", lambda: np.asarray(self.labels + [None], dtype=object)[:-1])
 
 
 def _faiss():

@@ -52,3 +52,33 @@ def test_run_parallel_runs_task_t_on_the_same_thread_every_call_and_raises_error
         assert run_parallel(lambda t: t, [(t,) for t in range(5)]) == [0, 1, 2, 3, 4]
     finally:
         set_num_threads(before)
+
+
+def test_cached_builds_once_when_threads_ask_at_the_same_time():
+    import threading
+    import time
+
+    from featvec.util.threads import cached
+
+    class Holder:
+        pass
+
+    holder, builds, barrier = Holder(), [], threading.Barrier(8)
+
+    def build():
+        builds.append(1)
+        time.sleep(0.05)  # long enough for every thread to arrive while the first builds
+        return object()
+
+    got = []
+
+    def ask():
+        barrier.wait()
+        got.append(cached(holder, "_big", build))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and len({id(g) for g in got}) == 1 and holder._big is got[0]

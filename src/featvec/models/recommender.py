@@ -22,6 +22,7 @@ from featvec.nn.recommender import RecommenderNet
 from featvec.schema import Feature, feature_from_dict
 from featvec.training.rows import RatingRows
 from featvec.training.trainer import Trainer, resolve_device
+from featvec.util.threads import cached
 from featvec.validation import check_frame, check_k, id_list, numeric_values, require_columns, with_values
 from featvec.vectors import Vectors, VectorSet
 
@@ -78,10 +79,8 @@ class Recommender(BaseModel):
 
     def _all_items(self):
         """Every known item's vector and bias (rows 1..n), encoded once and kept until the next fit or load."""
-        if getattr(self, "_item_cache", None) is None:
-            self._item_cache = self._encode_all(self.items_, self.net_.items,
-                                                torch.arange(1, len(self.items_), device=self._dev))
-        return self._item_cache
+        return cached(self, "_item_cache", lambda: self._encode_all(
+            self.items_, self.net_.items, torch.arange(1, len(self.items_), device=self._dev)))
 
     def _score_rows(self, user_rows: np.ndarray) -> np.ndarray:
         """Scores of the given user rows against every known item (columns = item rows 1..n)."""
@@ -198,21 +197,22 @@ class Recommender(BaseModel):
         """Labelled tables: ``users`` and ``items`` (the vectors the model scores with), and one table per
         feature group, ``user.<group>`` / ``item.<group>`` (``user.id``, ``item.genres``, ...)."""
         self._check_fitted()
-        if getattr(self, "_vectors", None) is None:
-            self.net_.eval()
-            tables = {}
-            for side, table, emb in (("user", self.users_, self.net_.users), ("item", self.items_, self.net_.items)):
-                rows = torch.arange(1, len(table), device=self._dev)
-                v, b = self._encode_all(table, emb, rows)
-                tables[side + "s"] = Vectors(table.vocab.values, v.cpu().numpy(), b.cpu().numpy(), side + "s")
-                for g in emb.groups:
-                    w = emb.table(g.name).detach().cpu().numpy()
-                    bias = emb.bias_table(g.name)
-                    bias = None if bias is None else bias.detach().cpu().numpy()
-                    labels = (self.items_.labels(ID) if g.name == IMPLICIT else table.labels(g.name))
-                    tables[f"{side}.{g.name}"] = Vectors(labels, w, bias, f"{side}.{g.name}")
-            self._vectors = VectorSet(tables)
-        return self._vectors
+        return cached(self, "_vectors", self._vector_tables)
+
+    def _vector_tables(self) -> VectorSet:
+        self.net_.eval()
+        tables = {}
+        for side, table, emb in (("user", self.users_, self.net_.users), ("item", self.items_, self.net_.items)):
+            rows = torch.arange(1, len(table), device=self._dev)
+            v, b = self._encode_all(table, emb, rows)
+            tables[side + "s"] = Vectors(table.vocab.values, v.cpu().numpy(), b.cpu().numpy(), side + "s")
+            for g in emb.groups:
+                w = emb.table(g.name).detach().cpu().numpy()
+                bias = emb.bias_table(g.name)
+                bias = None if bias is None else bias.detach().cpu().numpy()
+                labels = (self.items_.labels(ID) if g.name == IMPLICIT else table.labels(g.name))
+                tables[f"{side}.{g.name}"] = Vectors(labels, w, bias, f"{side}.{g.name}")
+        return VectorSet(tables)
 
     @staticmethod
     def _features(spec) -> list[Feature] | None:

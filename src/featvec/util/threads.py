@@ -96,3 +96,19 @@ def run_parallel(fn, tasks: list) -> list:
     if pool is None:
         pool = _state["pool"] = _Workers(get_num_threads())
     return pool.run(fn, tasks)
+
+
+_CACHE_LOCK = threading.RLock()
+
+
+def cached(obj, attr: str, build):
+    """``obj.<attr>``, built by ``build()`` the first time: under one lock, so threads asking at once (a
+    service's first requests) build it once instead of each holding its own large copy."""
+    value = getattr(obj, attr, None)
+    if value is None:
+        with _CACHE_LOCK:
+            value = getattr(obj, attr, None)
+            if value is None:
+                value = build()
+                setattr(obj, attr, value)
+    return value
