@@ -11,7 +11,6 @@ whole catalogue) are computed only when asked for and their keys say so: ``recal
 from __future__ import annotations
 
 import warnings
-
 from typing import Callable
 
 import numpy as np

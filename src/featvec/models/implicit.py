@@ -421,8 +421,9 @@ class ImplicitRecommender(Recommender):
         empty = np.flatnonzero(np.bincount(u[ok], minlength=len(index)) == 0)
         if len(empty):
             theirs = [plain(v) for v in pd.unique(df[self.item_col][u == empty[0]])[:5]]
-            raise ValueError(f"user_items: user(s) {[plain(v) for v in index[empty][:5]]} have no item known to the model (with a "
-                             f"weight > 0), so there is nothing to fold in; e.g. items {theirs}")
+            users = [plain(v) for v in index[empty][:5]]
+            raise ValueError(f"user_items: user(s) {users} have no item known to the model (with a weight > 0), so "
+                             f"there is nothing to fold in; e.g. items {theirs}")
         u, i, w = distinct_pairs(u[ok], i[ok], w[ok])
         ptr, idx = csr_from_pairs(u, i, len(index))
         with torch.no_grad():

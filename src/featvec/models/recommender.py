@@ -23,7 +23,7 @@ from featvec.schema import Feature, feature_from_dict
 from featvec.training.rows import RatingRows
 from featvec.training.trainer import Trainer, resolve_device
 from featvec.util.threads import cached
-from featvec.validation import check_frame, check_k, id_list, numeric_values, require_columns, with_values
+from featvec.validation import check_frame, check_k, check_kind, id_list, numeric_values, require_columns, with_values
 from featvec.vectors import Vectors, VectorSet
 
 IMPLICIT = "rated_items"
@@ -156,8 +156,8 @@ class Recommender(BaseModel):
         fold_pos = np.full(len(user_ids), -1, dtype=np.int64)
         if fold is not None:
             fold_pos = fold["index"].get_indexer(pd.Index(user_ids))
-        # users folded in may carry ids of any kind ("new" beside int ids); the others are looked up as the model's
-        self.users_.rows([u for u, f in zip(user_ids, fold_pos) if f < 0])
+        # users folded in may carry ids of any kind ("new" beside int ids); the others must be of the model's
+        check_kind(self.users_.vocab.kind, [u for u, f in zip(user_ids, fold_pos) if f < 0], self.user_col, "data")
         rows = self.users_.vocab.encode(user_ids)
         bad = [u for u, r, f in zip(user_ids, rows, fold_pos) if r == 0 and f < 0]
         if bad:
@@ -203,8 +203,10 @@ class Recommender(BaseModel):
         self.net_.eval()
         tables = {}
         for side, table, emb in (("user", self.users_, self.net_.users), ("item", self.items_, self.net_.items)):
-            rows = torch.arange(1, len(table), device=self._dev)
-            v, b = self._encode_all(table, emb, rows)
+            if side == "item":  # the item vectors recommend scores with, encoded once for both
+                v, b = self._all_items()
+            else:
+                v, b = self._encode_all(table, emb, torch.arange(1, len(table), device=self._dev))
             tables[side + "s"] = Vectors(table.vocab.values, v.cpu().numpy(), b.cpu().numpy(), side + "s")
             for g in emb.groups:
                 w = emb.table(g.name).detach().cpu().numpy()
