@@ -1,5 +1,6 @@
 """featvec: embeddings for everything in behavioural and tabular data."""
 from featvec.audience.lookalike import lookalikes, user_vectors
+from featvec.audience.saved import LookalikeIndex
 from featvec.evaluation.factors import LatentFactors, latent_factors
 from featvec.evaluation.ranking import evaluate
 from featvec.io.persistence import ModelFormatError, load
@@ -11,5 +12,5 @@ from featvec.util.threads import get_num_threads, set_num_threads
 from featvec.vectors import Vectors, VectorSet
 
 __version__ = "0.1.0"
-__all__ = ["Feat2Vec", "TabularModel", "UserModel", "lookalikes", "user_vectors", "MatrixFactorization", "DeepRecommender", "ImplicitRecommender", "evaluate", "load", "ModelFormatError", "NotFittedError", "EventFileError", "Categorical", "Numeric", "Bag", "Vectors",
+__all__ = ["LookalikeIndex", "Feat2Vec", "TabularModel", "UserModel", "lookalikes", "user_vectors", "MatrixFactorization", "DeepRecommender", "ImplicitRecommender", "evaluate", "load", "ModelFormatError", "NotFittedError", "EventFileError", "Categorical", "Numeric", "Bag", "Vectors",
            "VectorSet", "latent_factors", "LatentFactors", "set_num_threads", "get_num_threads", "__version__"]

@@ -1,6 +1,7 @@
 """The HTTP service (featvec.serve.app) through FastAPI's test client, and `featvec serve` as a real process."""
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import subprocess
@@ -20,6 +21,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from featvec.serve import create_app  # noqa: E402
 
 from cli_helpers import assert_one_line_error  # noqa: E402
+from event_fixtures import make_events  # noqa: E402
+from featvec.cli import main  # noqa: E402
 
 RATINGS = pd.DataFrame({"user_id": np.repeat(np.arange(1, 31), 6), "item_id": (np.arange(180) * 7) % 25 + 100,
                         "rating": (np.arange(180) % 5 + 1).astype(float)}).drop_duplicates(["user_id", "item_id"])
@@ -34,20 +37,26 @@ def folders(tmp_path_factory):
     featvec.ImplicitRecommender(solver="als", dim=8, iterations=2).fit(RATINGS).save(root / "als")
     featvec.Feat2Vec(groups=["user_id", "item_id"], dim=4, epochs=1, patience=None).fit(RATINGS).save(root / "f2v")
     featvec.UserModel(bags=["items"], targets=["gender"], id_col="uid", epochs=2).fit(USERS).save(root / "users")
+    events = root / "events.json.gz"
+    with gzip.open(events, "wt") as fh:
+        json.dump({"data": make_events(120)}, fh)
+    assert main(["lookalike", str(events), "--category", "Games", "--out", str(root / "map.html"),
+                 "--save", str(root / "audience")]) == 0
     return root
 
 
 @pytest.fixture(scope="module")
 def client(folders):
-    app = create_app([folders / n for n in ("mf", "als", "f2v", "users")], max_ids=50, max_k=20)
+    app = create_app([folders / n for n in ("mf", "als", "f2v", "users", "audience")], max_ids=50, max_k=20)
     return TestClient(app)
 
 
 def test_health_and_models(client):
-    assert client.get("/health").json() == {"status": "ok", "models": 4}
+    assert client.get("/health").json() == {"status": "ok", "models": 5}
     models = {m["name"]: m for m in client.get("/models").json()}
     assert {n: m["kind"] for n, m in models.items()} == {"mf": "MatrixFactorization", "als": "ImplicitRecommender",
-                                                         "f2v": "Feat2Vec", "users": "UserModel"}
+                                                         "f2v": "Feat2Vec", "users": "UserModel",
+                                                         "audience": "LookalikeIndex"}
     assert models["mf"]["tables"]["items"] == 25 and models["mf"]["params"]["dim"] == 8
     assert len(models["mf"]["history"]) == 3
     assert client.get("/openapi.json").json()["paths"]["/models/{name}/recommend"]
@@ -82,6 +91,14 @@ ERRORS = [
     ("post", "/models/mf/predict", {"rows": [{"user": 1}]}, 422, "item"),
     ("post", "/models/mf/infer", {"records": [{"items": ["a"]}]}, 422, "infer needs a UserModel"),
     ("get", "/models/mf/vectors/items?ids=100,7", None, 404, "unknown id(s) [7]"),
+    ("post", "/models/audience/lookalike", {"seed": ["nobody"]}, 404, "unknown id(s) ['nobody'] in table 'users'"),
+    ("post", "/models/audience/lookalike", {"segment": "Golf"}, 422, "unknown segment 'Golf'"),
+    ("post", "/models/audience/lookalike", {}, 422, "give a seed (user ids) or a segment name"),
+    ("post", "/models/audience/lookalike", {"segment": "Games", "top": 0}, 422, "top"),
+    ("post", "/models/audience/lookalike", {"segment": "Games", "top": 21}, 422, "top: at most 20, got 21"),
+    ("post", "/models/audience/lookalike", {"segment": "Games", "weights": {"shoe": 1}}, 422, "unknown block(s)"),
+    ("post", "/models/audience/lookalike", {"seed": [1]}, 422, "values must be strings like the ones table 'users' holds, got 1"),
+    ("post", "/models/mf/lookalike", {"segment": "Games"}, 422, "is a MatrixFactorization; lookalike needs"),
 ]
 
 
@@ -119,6 +136,24 @@ def test_predict_infer_and_vectors_match_the_model(client, folders):
     assert vec["ids"] == [100, 101] and vec["dim"] == 8
     np.testing.assert_allclose(vec["vectors"], mf.vectors_["items"][[100, 101]], rtol=1e-6)
     assert len(client.get("/models/mf/vectors/items").json()["ids"]) == 25
+
+
+def test_lookalike_is_the_indexs_lookalikes(client, folders):
+    index = featvec.load(folders / "audience")
+    got = client.post("/models/audience/lookalike", json={"segment": "Games", "top": 7}).json()
+    want = index.lookalikes(segment="Games", top=7)
+    assert got["seed_size"] == len(index.members("Games"))
+    assert [r["id"] for r in got["results"]] == want["id"].tolist()
+    np.testing.assert_allclose([r["score"] for r in got["results"]], want["score"], rtol=1e-6)
+    first = got["results"][0]
+    assert sum(first["contributions"].values()) == pytest.approx(first["score"], rel=1e-5)
+    assert {"age", "location_state"} <= set(first["attributes"])
+    seed = index.members("Sports")[:2]
+    by_seed = client.post("/models/audience/lookalike", json={"seed": seed, "top": 3}).json()
+    assert [r["id"] for r in by_seed["results"]] == index.lookalikes(seed=seed, top=3)["id"].tolist()
+    near = client.post("/models/audience/similar", json={"ids": seed[:1], "k": 3, "table": "users"}).json()
+    assert len(near["results"][0]["neighbours"]) == 3
+    assert client.get(f"/models/audience/vectors/users?ids={seed[0]}").json()["ids"] == seed[:1]
 
 
 def _free_port() -> int:

@@ -34,6 +34,8 @@ def add_parser(sub, formatter) -> None:
     p.add_argument("--out", default="segment.html", metavar="FILE", help="the segment map (self-contained HTML)")
     p.add_argument("--png", metavar="FILE", help="also a PNG of the map")
     p.add_argument("--csv", metavar="FILE", help="write the matches with their block contributions")
+    p.add_argument("--save", metavar="DIR", help="also save the look-alike index (users' vectors, attributes, "
+                   "each category's funders as a segment) for featvec serve / explore")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=cmd_lookalike)
 
@@ -101,5 +103,11 @@ def cmd_lookalike(args) -> int:
     path = segment_map(shown, lat=GEO[0], lon=GEO[1], color_by=tuple(args.color_by),
                        title=f"Users most like {args.category} funders", out=args.out, png=args.png, label="id")
     print(f"wrote {path}" + (f" and {args.png}" if args.png else ""))
+    if args.save:
+        from featvec.audience.saved import LookalikeIndex
+
+        segments = {c: list(aud.users["session_id"][aud.funded[c].to_numpy()]) for c in aud.funded.columns}
+        LookalikeIndex(uv, users, segments).save(args.save)
+        print(f"saved the look-alike index to {args.save}")
     print(json.dumps({"matches": len(matches), "block_share": {b: round(float(v), 3) for b, v in shares.items()}}))
     return 0

@@ -40,6 +40,7 @@ def create_app(model_dirs, max_ids: int = 1000, max_k: int = 1000, reload_every:
 
     _info_routes(app, registry, limits)
     _model_routes(app, registry, limits)
+    _audience_routes(app, registry, limits)
     return app
 
 
@@ -99,6 +100,36 @@ def _model_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None:
         return s.InferResponse(model=name, results=rows)
 
 
+def _audience_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None:
+    @app.post("/models/{name}/lookalike", response_model=s.LookalikeResponse)
+    def lookalike(name: str, body: s.LookalikeRequest):
+        """The users most like the seed users or a saved segment, with each block's contribution."""
+        served = registry.get(name)
+        if served.kind != "LookalikeIndex":
+            raise ValueError(f"model {name!r} is a {served.kind}; lookalike needs a LookalikeIndex "
+                             f"(featvec lookalike ... --save DIR)")
+        index = served.model
+        limits.check("seed", body.seed or [], body.top, "top")
+        seed = None if body.seed is None else _known(index.vectors_["users"], _parse(body.seed, list(index.ids)), "users")
+        out = index.lookalikes(seed=seed, segment=body.segment, top=body.top, weights=body.weights,
+                               exclude_seed=body.exclude_seed)
+        blocks = [c for c in out.columns if c.startswith("contrib_")]
+        attrs = [c for c in out.columns if c not in ("id", "score", "rank", *blocks)]
+        n_seed = len(seed) if seed is not None else len(index.members(body.segment))
+        results = [s.Match(id=r["id"], score=float(r["score"]), rank=int(r["rank"]),
+                           contributions={b[8:]: float(r[b]) for b in blocks},
+                           attributes={a: _json_cell(r[a]) for a in attrs})
+                   for r in out.to_dict("records")]
+        return s.LookalikeResponse(model=name, seed_size=n_seed, results=results)
+
+
+def _json_cell(v):
+    from featvec.validation import plain
+
+    v = plain(v)
+    return None if isinstance(v, float) and v != v else v
+
+
 def _reloading(registry: Registry, every: float | None):
     """The app's lifespan: a thread that refreshes the registry every ``every`` seconds while it runs."""
     @contextlib.asynccontextmanager
@@ -120,11 +151,11 @@ class Limits:
     def __init__(self, max_ids: int, max_k: int):
         self.max_ids, self.max_k = max_ids, max_k
 
-    def check(self, field: str, values, k: int | None = None) -> None:
+    def check(self, field: str, values, k: int | None = None, k_name: str = "k") -> None:
         if len(values) > self.max_ids:
             raise HTTPException(422, f"{field}: at most {self.max_ids} per request, got {len(values)}")
         if k is not None and k > self.max_k:
-            raise HTTPException(422, f"k: at most {self.max_k}, got {k}")
+            raise HTTPException(422, f"{k_name}: at most {self.max_k}, got {k}")
 
 
 def _info(m: Served) -> s.ModelInfo:

@@ -70,6 +70,29 @@ class InferResponse(BaseModel):
     results: list[dict[str, dict[str, float]]] = Field(description="per record: target -> class -> probability")
 
 
+class LookalikeRequest(BaseModel):
+    seed: list[Id] | None = Field(None, min_length=1, description="seed user ids (or give a segment)")
+    segment: str | None = Field(None, description="a saved segment: its members are the seed, the others the "
+                                                  "contrast (e.g. a category's funders)")
+    top: int = Field(10, ge=1, description="users returned")
+    weights: dict[str, float] | None = Field(None, description="block -> weight (default: the saved weights)")
+    exclude_seed: bool = Field(True, description="leave the seed users out of the matches")
+
+
+class Match(BaseModel):
+    id: Any
+    score: float
+    rank: int
+    contributions: dict[str, float] = Field(description="block -> its share of the score (they sum to it)")
+    attributes: dict[str, Any] = Field(description="the user's saved attributes")
+
+
+class LookalikeResponse(BaseModel):
+    model: str
+    seed_size: int
+    results: list[Match]
+
+
 class VectorsResponse(BaseModel):
     model: str
     table: str
