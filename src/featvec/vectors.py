@@ -26,6 +26,8 @@ class Vectors:
     def __init__(self, labels: Iterable, matrix, bias=None, name: str = ""):
         self.labels = list(labels)
         self.matrix = np.asarray(matrix, dtype=np.float32)
+        if not self.matrix.flags.writeable:  # torch warns on read-only arrays; one copy
+            self.matrix = self.matrix.copy()
         if self.matrix.ndim != 2 or len(self.labels) != self.matrix.shape[0]:
             raise ValueError(f"{name}: need one label per row, got {len(self.labels)} labels for {self.matrix.shape}")
         self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)

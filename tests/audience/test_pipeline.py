@@ -11,7 +11,7 @@ from featvec.audience.pipeline import audience_from_events, embed_users
 from featvec.datasets.localytics import EVENTS, USERS
 from featvec.cli import main
 
-from event_fixtures import STATES, make_events  # noqa: E402,F401
+from event_fixtures import make_events  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import argparse
 import os
 import sys
 
-from featvec.cli import (bench, demo, evaluate, export, factors, feat2vec, fit, lookalike, recommend, serve, similar,
-                         user)
+from featvec.cli import (bench, demo, evaluate, explore, export, factors, feat2vec, fit, lookalike, recommend, serve,
+                         similar, user)
 from featvec.cli.io import RECOMMENDERS, Formatter, emit, load_model
 
 PROG = "featvec"
@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     factors.add_parser(sub)
     export.add_parser(sub)
     serve.add_parser(sub)
+    explore.add_parser(sub)
+    explore.add_report_parser(sub)
     bench.add_parser(sub)
     demo.add_parser(sub)
     return parser

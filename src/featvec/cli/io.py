@@ -209,3 +209,58 @@ def add_titles(p) -> None:
 
 def add_format(p) -> None:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
+
+
+def bag_columns(df: pd.DataFrame, specs: list[str], pooling: str | None = None) -> tuple[list, pd.DataFrame]:
+    """Bags from specs ``COL[:WEIGHTS][:SEP]`` (text cells split on SEP, default '|'). ``pooling=None``: a bag
+    without weights is passed by name, so the model's recipe pools it; a weighted one is mean-pooled."""
+    from featvec.schema import Bag
+
+    bags, df = [], df.copy()
+    for spec in specs:
+        col, _, rest = spec.partition(":")
+        weights, _, sep = rest.partition(":")
+        for c in [col] + ([weights] if weights else []):
+            if c not in df.columns:
+                raise ValueError(f"--bags {spec!r}: no column {c!r}; the file has {list(df.columns)}")
+            df[c] = split_lists(df[c], sep or "|")
+        if weights:
+            df[weights] = df[weights].map(lambda ws: [float(w) for w in ws])
+        if weights or pooling:
+            bags.append(Bag(col, weights=weights or None, pooling=pooling or "mean"))
+        else:
+            bags.append(col)
+    return bags, df
+
+
+def add_meta_options(p) -> None:
+    p.add_argument("--meta", nargs="+", default=[], metavar="TABLE=FILE",
+                   help="metadata for a vector table's points: a file whose first column (or index) holds the "
+                        "table's ids; a 'title' or 'name' column labels them, the others colour them")
+    p.add_argument("--dataset", metavar="NAME", help="take the items' (title, year, genres) and users' (age, gender, "
+                   "occupation) metadata from this MovieLens dataset (see --data)")
+    add_data(p)
+    p.add_argument("--max-points", type=int, default=20_000, metavar="N", help="points per table on the map")
+    p.add_argument("--neighbours", type=int, default=10, metavar="K", help="neighbours (and top-K items) per point")
+    p.add_argument("--projection", default="auto", choices=["auto", "pca", "umap"],
+                   help="2-D map: PCA, or UMAP (needs umap-learn; auto: UMAP when installed)")
+
+
+def meta_tables(args) -> dict:
+    """table -> metadata frame from --meta and --dataset."""
+    out = {}
+    if args.dataset:
+        ml = load_dataset(args)
+        out["items"] = ml.items.set_index("item_id")
+        if getattr(ml, "users", None) is not None:
+            out["users"] = ml.users.set_index("user_id")
+    for item in args.meta:
+        table, sep, path = item.partition("=")
+        if not (sep and table and path):
+            raise ValueError(f"--meta {item!r}: use TABLE=FILE, e.g. items=movies.csv")
+        out[table] = read_table(path, f"--meta {table}")
+    return out
+
+
+def explore_options(args) -> dict:
+    return {"max_points": args.max_points, "k": args.neighbours, "projection": args.projection}

@@ -1,7 +1,7 @@
 """``featvec serve``: saved models behind an HTTP API (FastAPI + uvicorn)."""
 from __future__ import annotations
 
-from featvec.cli.io import Formatter
+from featvec.cli.io import Formatter, add_meta_options, explore_options, meta_tables
 
 
 def cmd_serve(args) -> int:
@@ -11,9 +11,10 @@ def cmd_serve(args) -> int:
         from featvec.serve import create_app
     except ImportError as e:
         raise ImportError(f"featvec serve needs FastAPI and uvicorn: pip install 'featvec[serve]' ({e})") from None
-    app = create_app(args.model_dirs, max_ids=args.max_ids, max_k=args.max_k, reload_every=args.reload_every or None)
+    app = create_app(args.model_dirs, max_ids=args.max_ids, max_k=args.max_k, reload_every=args.reload_every or None,
+                     meta=meta_tables(args), explore=explore_options(args))
     names = ", ".join(app.state.registry.models)
-    print(f"serving {names} on http://{args.host}:{args.port} (API docs at /docs)", flush=True)
+    print(f"serving {names} on http://{args.host}:{args.port} (API docs at /docs, explorer at /explore)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -34,6 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument("--max-k", type=int, default=1000, help="items or neighbours per id at most")
     p.add_argument("--reload-every", type=float, default=2.0, metavar="SECONDS",
                    help="look for a newer save in each folder this often and swap it in once loaded (0: never)")
+    add_meta_options(p)
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level")
     p.set_defaults(func=cmd_serve)

@@ -6,31 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from featvec.cli.io import load_model, read_table, split_lists
+from featvec.cli.io import bag_columns, load_model, read_table
 
 INFER_HELP = "per-user class probabilities from a saved UserModel"
-
-
-def _bag_columns(df: pd.DataFrame, specs: list[str], pooling: str | None = None) -> tuple[list, pd.DataFrame]:
-    """Bags from specs ``COL[:WEIGHTS][:SEP]`` (text cells split on SEP, default '|'). ``pooling=None``: a bag
-    without weights is passed by name, so the model's recipe pools it; a weighted one is mean-pooled."""
-    from featvec.schema import Bag
-
-    bags, df = [], df.copy()
-    for spec in specs:
-        col, _, rest = spec.partition(":")
-        weights, _, sep = rest.partition(":")
-        for c in [col] + ([weights] if weights else []):
-            if c not in df.columns:
-                raise ValueError(f"--bags {spec!r}: no column {c!r}; the file has {list(df.columns)}")
-            df[c] = split_lists(df[c], sep or "|")
-        if weights:
-            df[weights] = df[weights].map(lambda ws: [float(w) for w in ws])
-        if weights or pooling:
-            bags.append(Bag(col, weights=weights or None, pooling=pooling or "mean"))
-        else:
-            bags.append(col)
-    return bags, df
 
 
 def fit_user(args) -> int:
@@ -40,7 +18,7 @@ def fit_user(args) -> int:
         raise ValueError("--model user needs --bags (list columns) and --targets (columns to predict)")
     df = read_table(args.records, "records")
     recipe = "small_data" if getattr(args, "small_data", False) else args.recipe
-    bags, df = _bag_columns(df, args.bags, "tfidf" if recipe == "small_data" else None)
+    bags, df = bag_columns(df, args.bags, "tfidf" if recipe == "small_data" else None)
     params = {"attributes": args.attributes or [], "seed": args.seed, "show_progress": args.progress,
               "recipe": recipe, "id_col": args.id_col}
     for name in ("dim", "epochs", "lr", "batch_size", "valid_frac"):
@@ -79,7 +57,7 @@ def cmd_infer(args) -> int:
 
     model = load_model(args.model_dir, (UserModel.__name__,), "infer")
     df = read_table(args.records, "records")
-    _, df = _bag_columns(df, args.bags)
+    _, df = bag_columns(df, args.bags)
     id_col = args.id_col or df.columns[0]
     if id_col not in df.columns:
         raise ValueError(f"--id-col {id_col!r}: no such column; the file has {list(df.columns)}")

@@ -20,10 +20,13 @@ from featvec.serve import schemas as s
 from featvec.serve.registry import Registry, Served, UnknownIdError
 
 
-def create_app(model_dirs, max_ids: int = 1000, max_k: int = 1000, reload_every: float | None = 2.0) -> FastAPI:
+def create_app(model_dirs, max_ids: int = 1000, max_k: int = 1000, reload_every: float | None = 2.0,
+               meta: dict | None = None, explore: dict | None = None) -> FastAPI:
     """The service for the models saved in ``model_dirs`` (each served under its folder's name). ``max_ids``:
     ids (or rows, records) per request; ``max_k``: neighbours or items per id; ``reload_every``: seconds
-    between looks for a newer save in each folder, swapped in once loaded whole (None: never)."""
+    between looks for a newer save in each folder, swapped in once loaded whole (None: never). The explorer
+    page is at /explore: ``meta`` (table -> frame, e.g. {"items": titles and genres}) labels its points,
+    ``explore`` passes options to ``featvec.explore.explorer_data`` (max_points, k, projection)."""
     registry = Registry.load(model_dirs)
     app = FastAPI(title="featvec", version=__version__, lifespan=_reloading(registry, reload_every),
                   description="Recommendations, predictions, neighbours and vectors of featvec models.")
@@ -41,6 +44,7 @@ def create_app(model_dirs, max_ids: int = 1000, max_k: int = 1000, reload_every:
     _info_routes(app, registry, limits)
     _model_routes(app, registry, limits)
     _audience_routes(app, registry, limits)
+    _explore_routes(app, registry, meta or {}, explore or {})
     return app
 
 
@@ -121,6 +125,46 @@ def _audience_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None
                            attributes={a: _json_cell(r[a]) for a in attrs})
                    for r in out.to_dict("records")]
         return s.LookalikeResponse(model=name, seed_size=n_seed, results=results)
+
+
+def _explore_routes(app: FastAPI, registry: Registry, meta: dict, options: dict) -> None:
+    """The explorer page (the package's static files) and each model's data, built once per loaded version."""
+    from fastapi.responses import RedirectResponse, Response
+
+    from featvec import explore as ex
+    from featvec.util.threads import cached
+
+    types = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
+
+    @app.get("/explore", include_in_schema=False)
+    def explore_root():
+        return RedirectResponse("/explore/")
+
+    @app.get("/explore/", include_in_schema=False)
+    def explore_index():
+        return Response(ex.static_file("index.html"), media_type=types["html"])
+
+    @app.get("/explore/models.js", include_in_schema=False)
+    def explore_models():
+        return Response(ex.models_script(list(registry.models)), media_type=types["js"],
+                        headers={"cache-control": "no-store"})
+
+    @app.get("/explore/data/{name}.js", include_in_schema=False)
+    def explore_data(name: str):
+        served = registry.get(name)
+        tables = set(served.model.vectors_) | ({"users"} if served.kind == "UserModel" else set())
+        mine = {t: m for t, m in meta.items() if t in tables}
+        body = cached(served, "_explorer_js", lambda: ex.data_script(
+            name, ex.explorer_data(served.model, name, meta=mine, **options)))
+        return Response(body, media_type=types["js"], headers={"cache-control": "no-store"})
+
+    @app.get("/explore/{file}", include_in_schema=False)
+    def explore_static(file: str):
+        try:
+            body = ex.static_file(file)
+        except KeyError:
+            raise UnknownIdError(f"no explorer file {file!r}") from None
+        return Response(body, media_type=types[file.rsplit(".", 1)[-1]])
 
 
 def _json_cell(v):
