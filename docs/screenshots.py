@@ -42,6 +42,7 @@ def main() -> None:
             page.keyboard.press("Enter")
             page.mouse.move(5, 300)
             page.screenshot(path=str(IMG / "explorer-item.png"))
+            page.select_option("#table", "users")
             page.fill("#search", "13")
             page.wait_for_selector("#suggestions li")
             page.keyboard.press("Enter")

@@ -94,6 +94,12 @@ def test_explorer_search_click_neighbours_and_user_lists(page, site):
     assert sorted(p.locator("#history > li > a").all_text_contents()) == history
     top = mf.recommend([17], k=10)["item_id"].tolist()
     assert p.locator("#recommended > li > a").all_text_contents() == _titles(top)
+    # another table while a row beyond its size is selected: its own points, no selection
+    p.evaluate("featvecExplorer.select('users', featvecExplorer.state.table.ids.at(-1))")
+    assert p.evaluate("featvecExplorer.state.selected") >= 60
+    p.select_option("#table", "items")
+    assert p.locator("#details .hint").count() == 1
+    assert p.locator("#status").text_content().startswith("items: ")
 
 
 def test_explorer_user_model_probabilities(page, site):

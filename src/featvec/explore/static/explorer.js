@@ -43,6 +43,7 @@
 
   function useTable(name, keepSelection) {
     st.table = tableByName(name);
+    st.selected = -1; st.near = new Set(); st.hover = -1;  // rows of the table left behind
     $("table").value = name;
     const cols = Object.keys(st.table.meta);
     fill($("color"), ["(none)"].concat(cols));
@@ -51,7 +52,7 @@
       cols.find((c) => plainCol(c) && !c.startsWith("in ") && distinct(meta[c]) <= 20 && distinct(meta[c]) > 1) ||
       cols.find((c) => plainCol(c) && meta[c].some((v) => typeof v === "number")) || "(none)";
     setColor(pref);
-    if (!keepSelection) { st.selected = -1; st.near = new Set(); showHint(); }
+    if (!keepSelection) showHint();
     resetView();
     status();
   }
@@ -284,7 +285,8 @@
                   ["Top " + st.data.k + " recommended", "recommended", t.recommended[row]]];
     for (const [title, id, list] of cols) {
       const d = document.createElement("div"), h = document.createElement("h3"), ol = document.createElement("ol");
-      h.textContent = title + (id === "history" ? " (" + list.length + ")" : "");
+      const total = t.meta["training rows"] ? t.meta["training rows"][row] : list.length;
+      h.textContent = title + (id === "history" ? " (" + (total > list.length ? list.length + " of " + total : list.length) + ")" : "");
       ol.id = id;
       for (const [item, score] of list) ol.appendChild(entry(items, item, score));
       d.append(h, ol); wrap.appendChild(d);
@@ -332,7 +334,8 @@
     matches = [];
     if (!q) return render();
     const first = [], rest = [];
-    for (const t of st.data.tables) {
+    const tables = [st.table].concat(st.data.tables.filter((t) => t !== st.table));  // the table shown first
+    for (const t of tables) {
       for (let i = 0; i < t.ids.length && first.length < 20; i++) {
         const id = String(t.ids[i]).toLowerCase(), lab = label(t, i).toLowerCase();
         if (id === q || lab.startsWith(q)) first.push([t, i]);
