@@ -69,11 +69,17 @@ class Vectors:
         return label in self._pos
 
     def similar(self, labels, k: int = 10, metric: str = "cosine", exclude_self: bool = True,
-                candidates: Iterable | None = None) -> pd.DataFrame:
-        """The k nearest rows to each label (batch-first): columns query, label, score, rank."""
+                candidates: Iterable | None = None, approximate: bool = False) -> pd.DataFrame:
+        """The k nearest rows to each label (batch-first): columns query, label, score, rank.
+        ``approximate=True`` (the whole table; needs faiss): candidates from an inverted-file index built at
+        the first call and kept (``featvec.ann``), for tables of 100,000+ rows; their scores are exact."""
         k = check_k(k)
         labels = [labels] if np.isscalar(labels) or isinstance(labels, str) else list(labels)
         pos = self.positions(labels)
+        if approximate:
+            if candidates is not None:
+                raise ValueError("approximate=True searches the whole table: leave candidates out")
+            return self._similar_approximate(labels, pos, k, metric, exclude_self)
         q = torch.as_tensor(self.matrix[pos])
         if candidates is None:  # the whole table: its unit rows and labels are kept (a service asks often)
             unit = metric == "cosine"
@@ -84,6 +90,25 @@ class Vectors:
         m = torch.as_tensor(self.matrix[cand_pos])
         return nearest(q, m, labels, self._label_array()[cand_pos], k, metric,
                        self_pos=pos if exclude_self else None, cand_pos=cand_pos)
+
+    def _similar_approximate(self, labels: list, pos: np.ndarray, k: int, metric: str, exclude_self: bool):
+        from featvec.ann import IPIndex
+
+        if metric not in ("cosine", "dot"):
+            raise ValueError(f"metric must be 'cosine' or 'dot', got {metric!r}")
+        m = self._unit() if metric == "cosine" else torch.as_tensor(self.matrix)
+        index = cached(self, f"_ann_{metric}", lambda: IPIndex(m.numpy()))
+        q = m[torch.as_tensor(pos)].numpy()
+        ip, rows = index.search(q, k + (1 if exclude_self else 0))
+        if exclude_self:
+            ip[rows == pos[:, None]] = -np.inf
+        order = np.argsort(-ip, axis=1, kind="stable")[:, :k]
+        val = torch.as_tensor(np.take_along_axis(ip, order, 1))
+        idx = torch.as_tensor(np.take_along_axis(rows, order, 1)).clamp_min(0)
+        out_q, out_l, out_s, out_r = [], [], [], []
+        _collect(val, idx, self._label_array(), labels, 0, out_q, out_l, out_s, out_r)
+        return pd.DataFrame({"query": out_q, "label": out_l, "score": np.asarray(out_s, dtype=np.float32),
+                             "rank": np.asarray(out_r, dtype=np.int64)})
 
     def _unit(self) -> torch.Tensor:
         return cached(self, "_unit_rows", lambda: _normalise(torch.as_tensor(self.matrix)))

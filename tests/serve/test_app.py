@@ -235,3 +235,20 @@ def test_a_damaged_save_keeps_the_model_served(tmp_path, caplog):
     assert "kept the loaded mf" in caplog.text and registry.get("mf").model.dim == 4
     featvec.MatrixFactorization(dim=6, epochs=1).fit(RATINGS).save(path)
     assert registry.refresh() == ["mf"] and registry.get("mf").model.dim == 6
+
+
+def test_large_tables_are_answered_from_an_ann_index(folders, monkeypatch):
+    pytest.importorskip("faiss")
+    import featvec.ann
+
+    monkeypatch.setattr(featvec.ann, "MIN_ROWS", 10)  # the 25-item catalogue counts as large
+    approx_app = create_app([folders / "als"], reload_every=None)
+    exact, approx = TestClient(create_app([folders / "als"], reload_every=None, ann="off")), TestClient(approx_app)
+    for url, body, key in (("/models/als/recommend", {"users": [1, 2, 3], "k": 3}, "items"),
+                           ("/models/als/similar", {"ids": [100, 101], "k": 3}, "neighbours")):
+        a, b = approx.post(url, json=body).json()["results"], exact.post(url, json=body).json()["results"]
+        assert [[x["id"] for x in r[key]] for r in a] == [[x["id"] for x in r[key]] for r in b]
+        np.testing.assert_allclose([x["score"] for r in a for x in r[key]], [x["score"] for r in b for x in r[key]],
+                                   rtol=1e-5, atol=1e-6)
+    model = approx_app.state.registry.get("als").model
+    assert hasattr(model, "_ann_items") and hasattr(model.vectors_["items"], "_ann_cosine")  # the index was used

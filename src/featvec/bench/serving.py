@@ -6,7 +6,9 @@ on 127.0.0.1 in its own process, and a client in this process sends ``requests``
 ``clients`` keep-alive connections, each thread from its own seeded stream: recommend k=10 for a random known
 user, similar k=10 for a random item. Bounded in count and in time (``time_limit`` seconds per endpoint).
 Reported: req/s (requests / wall seconds), p50 / p95 / p99 latency (ms, as the client sees it), errors (any
-status but 200 or a failed connection), the requests sent, the server's peak RSS (VmHWM).
+status but 200 or a failed connection), the requests sent, the server's peak RSS (VmHWM), and how the server
+searched: exact, or a faiss index (catalogues of ``featvec.ann.MIN_ROWS`` items or more, faiss installed),
+with its recall@10 against the exact answer on 200 random users / items (measured in this process).
 """
 from __future__ import annotations
 
@@ -165,13 +167,38 @@ def markdown_w(rows: list[dict], note: str) -> str:
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         mine = [r for r in rows if r["dataset"] == dataset]
         lines += [f"## {dataset} ({mine[0]['n_items']:,} items)", "",
-                  "| system | seed | requests | req/s | p50 ms | p95 ms | p99 ms | errors | server peak RSS MB |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['system']} | {r['seed']} | {r['requests']:,} | {r['req_per_s']:.1f} | {r['p50_ms']:.1f} | "
-                  f"{r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {(r['server_peak_rss_mb'] or 0):,.0f} |"
-                  for r in mine]
+                  "| system | seed | search | recall@10 | requests | req/s | p50 ms | p95 ms | p99 ms | errors | "
+                  "server peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['system']} | {r['seed']} | {r.get('index', 'exact')} | "
+                  f"{'-' if r.get('recall_at_10') is None else format(r['recall_at_10'], '.3f')} | {r['requests']:,} | "
+                  f"{r['req_per_s']:.1f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | "
+                  f"{(r['server_peak_rss_mb'] or 0):,.0f} |" for r in mine]
         lines.append("")
     return "\n".join(lines + [f"- {note}", ""])
+
+
+def ann_recall(path: Path, users: list, items: list, seed: int, n: int = 200, k: int = 10) -> dict:
+    """How the server searches this model and, for a faiss index, recall@k of its answers against the exact
+    ones for ``n`` random users (recommend) and items (similar)."""
+    import featvec
+    from featvec import ann
+
+    if len(items) < ann.MIN_ROWS or not ann.available():
+        return {"index": "exact"}
+    model = featvec.load(path)
+    rng = np.random.default_rng(seed)
+    us = [users[i] for i in rng.choice(len(users), min(n, len(users)), replace=False)]
+    its = [items[i] for i in rng.choice(len(items), min(n, len(items)), replace=False)]
+
+    def recall(exact, approx, key, col) -> float:
+        e, a = exact.groupby(key)[col].apply(set), approx.groupby(key)[col].apply(set)
+        return float(sum(len(e[q] & a.get(q, set())) for q in e.index) / max(1, sum(len(v) for v in e)))
+    vecs = model.vectors_["items"]
+    return {"index": "faiss IVF",
+            "recall_recommend": recall(model.recommend(us, k=k), model.recommend(us, k=k, approximate=True),
+                                       model.user_col, model.item_col),
+            "recall_similar": recall(vecs.similar(its, k=k), vecs.similar(its, k=k, approximate=True), "query",
+                                     "label")}
 
 
 def _serve_and_load(path, users, items, dataset, seed, requests, clients, time_limit, emit, log) -> list[dict]:
@@ -179,6 +206,7 @@ def _serve_and_load(path, users, items, dataset, seed, requests, clients, time_l
     make = {"recommend": lambda rng: (f"/models/{name}/recommend",
                                       {"users": [users[rng.integers(len(users))]], "k": 10}),
             "similar": lambda rng: (f"/models/{name}/similar", {"ids": [items[rng.integers(len(items))]], "k": 10})}
+    search = ann_recall(path, users, items, seed)
     port = _free_port()
     proc = start_server(path, port)
     rows = []
@@ -188,7 +216,8 @@ def _serve_and_load(path, users, items, dataset, seed, requests, clients, time_l
             res = load_test(port, make[endpoint], requests, clients, time_limit, seed)
             row = {"protocol": "W", "dataset": dataset, "seed": seed, "system": f"featvec.serve[{endpoint}]",
                    "n_items": len(items), **{k: round(v, 3) if isinstance(v, float) else v for k, v in res.items()},
-                   "server_peak_rss_mb": peak_rss_mb(proc.pid)}
+                   "server_peak_rss_mb": peak_rss_mb(proc.pid), "index": search["index"],
+                   "recall_at_10": search.get(f"recall_{endpoint}")}
             rows.append(row)
             if emit is not None:
                 emit(json.dumps(row))

@@ -12,7 +12,7 @@ def cmd_serve(args) -> int:
     except ImportError as e:
         raise ImportError(f"featvec serve needs FastAPI and uvicorn: pip install 'featvec[serve]' ({e})") from None
     app = create_app(args.model_dirs, max_ids=args.max_ids, max_k=args.max_k, reload_every=args.reload_every or None,
-                     meta=meta_tables(args), explore=explore_options(args))
+                     meta=meta_tables(args), explore=explore_options(args), ann=args.ann)
     names = ", ".join(app.state.registry.models)
     print(f"serving {names} on http://{args.host}:{args.port} (API docs at /docs, explorer at /explore)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
@@ -35,6 +35,9 @@ def add_parser(sub) -> None:
     p.add_argument("--max-k", type=int, default=1000, help="items or neighbours per id at most")
     p.add_argument("--reload-every", type=float, default=2.0, metavar="SECONDS",
                    help="look for a newer save in each folder this often and swap it in once loaded (0: never)")
+    p.add_argument("--ann", default="auto", choices=["auto", "off"],
+                   help="auto: recommend and similar over 100,000+ items from a faiss index when faiss is installed "
+                        "(candidates approximate, scores exact); off: always exact")
     add_meta_options(p)
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level")

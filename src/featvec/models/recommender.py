@@ -92,7 +92,8 @@ class Recommender(BaseModel):
             return self._clip_scores(self.net_.score_matrix(uv, ub, iv, ib).cpu().numpy())
 
     def recommend(self, users, k: int = 10, filter_seen: bool = True, items=None, user_items: pd.DataFrame | None = None,
-                  item_features: pd.DataFrame | None = None, batch_size: int | None = None) -> pd.DataFrame:
+                  item_features: pd.DataFrame | None = None, batch_size: int | None = None,
+                  approximate: bool = False) -> pd.DataFrame:
         """Top-k items for each user (batch-first). Returns columns user, item, score, rank.
 
         ``items`` restricts the candidates; ``filter_seen`` drops each user's training interactions.
@@ -100,6 +101,9 @@ class Recommender(BaseModel):
         interactions -- where the preset supports it; those items are then the ones filtered.
         ``item_features`` describes items unseen in training so they can be scored from their features.
         Top-k by ``argpartition`` over chunks of users, so memory stays bounded for any number of users.
+        ``approximate=True`` (known users, the whole catalogue; needs faiss): the candidates come from an
+        inverted-file index over the item vectors (``featvec.ann``, built at the first call and kept), their
+        scores are exact; for catalogues of 100,000+ items, where a full product per user costs milliseconds.
         """
         from featvec.evaluation.ranking import rank_users
 
@@ -107,6 +111,11 @@ class Recommender(BaseModel):
         k = check_k(k)
         self.net_.eval()
         dev = self._dev
+        if approximate:
+            if items is not None or user_items is not None or item_features is not None:
+                raise ValueError("approximate=True ranks the whole catalogue for known users: leave items, "
+                                 "user_items and item_features out")
+            return self._recommend_approximate(id_list(users), k, filter_seen)
         items_t = self.items_ if item_features is None else self.items_.extend(item_features, "item_features").to(dev)
         user_ids = id_list(users)
         if not user_ids:
@@ -147,6 +156,45 @@ class Recommender(BaseModel):
         })
         out[self.user_col] = _restore_dtype(out[self.user_col], user_ids)
         out[self.item_col] = _restore_dtype(out[self.item_col], items_t.vocab.values)
+        return out
+
+    def _recommend_approximate(self, user_ids: list, k: int, filter_seen: bool) -> pd.DataFrame:
+        """``recommend`` with candidates from ``featvec.ann.IPIndex`` over [item vector, item bias] (the order
+        of offset + user bias + item bias + dot within one user), scored exactly."""
+        from featvec.ann import IPIndex
+
+        if getattr(self.net_, "mlp", None) is not None:
+            raise ValueError(f"approximate=True needs a score that is a dot product plus biases; this "
+                             f"{type(self).__name__} has an MLP")
+        if not user_ids:
+            raise ValueError("no users given")
+        rows, _, _ = self._recommend_users(user_ids, None)
+        iv, ib = self._all_items()
+        index = cached(self, "_ann_items", lambda: IPIndex(torch.cat([iv, ib[:, None]], 1).cpu().numpy()))
+        uv, ub = self._encode_all(self.users_, self.net_.users, torch.as_tensor(rows, device=self._dev))
+        ptr, idx = (np.asarray(t) for t in self.seen_)
+        n_seen = np.diff(ptr)[rows] if filter_seen else np.zeros(len(rows), dtype=np.int64)
+        _, cand = index.search(torch.cat([uv, torch.ones_like(ub)[:, None]], 1).cpu().numpy(), k + int(n_seen.max()))
+        users, items, scores, ranks = [], [], [], []
+        labels = self.items_.vocab.array
+        for j, r in enumerate(rows):
+            c = cand[j][cand[j] >= 0]
+            if filter_seen and n_seen[j]:
+                c = c[~np.isin(c + 1, idx[ptr[r]:ptr[r + 1]])]  # seen_ holds item rows (1-based)
+            with torch.no_grad():
+                ct = torch.as_tensor(c, device=self._dev)
+                s = self._clip_scores(self.net_.score_matrix(uv[j:j + 1], ub[j:j + 1], iv[ct], ib[ct]).cpu().numpy())[0]
+            top = np.argsort(-s, kind="stable")[:k]
+            users += [user_ids[j]] * len(top)
+            items.append(labels[c[top]])
+            scores.append(s[top])
+            ranks.append(np.arange(1, len(top) + 1))
+        out = pd.DataFrame({self.user_col: pd.Series(users, dtype=object),
+                            self.item_col: np.concatenate(items) if items else [],
+                            "score": np.concatenate(scores).astype(np.float32) if scores else [],
+                            "rank": np.concatenate(ranks).astype(np.int64) if ranks else []})
+        out[self.user_col] = _restore_dtype(out[self.user_col], user_ids)
+        out[self.item_col] = _restore_dtype(out[self.item_col], self.items_.vocab.values)
         return out
 
     def _recommend_users(self, user_ids: list, user_items) -> tuple:

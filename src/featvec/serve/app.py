@@ -21,17 +21,21 @@ from featvec.serve.registry import Registry, Served, UnknownIdError
 
 
 def create_app(model_dirs, max_ids: int = 1000, max_k: int = 1000, reload_every: float | None = 2.0,
-               meta: dict | None = None, explore: dict | None = None) -> FastAPI:
+               meta: dict | None = None, explore: dict | None = None, ann: str = "auto") -> FastAPI:
     """The service for the models saved in ``model_dirs`` (each served under its folder's name). ``max_ids``:
     ids (or rows, records) per request; ``max_k``: neighbours or items per id; ``reload_every``: seconds
     between looks for a newer save in each folder, swapped in once loaded whole (None: never). The explorer
     page is at /explore: ``meta`` (table -> frame, e.g. {"items": titles and genres}) labels its points,
-    ``explore`` passes options to ``featvec.explore.explorer_data`` (max_points, k, projection)."""
+    ``explore`` passes options to ``featvec.explore.explorer_data`` (max_points, k, projection). ``ann``:
+    "auto" answers recommend and similar over tables of ``featvec.ann.MIN_ROWS`` rows or more from a faiss
+    index (candidates approximate, scores exact) when faiss is installed; "off": always exact."""
+    if ann not in ("auto", "off"):
+        raise ValueError(f"ann must be 'auto' or 'off', got {ann!r}")
     registry = Registry.load(model_dirs)
     app = FastAPI(title="featvec", version=__version__, lifespan=_reloading(registry, reload_every),
                   description="Recommendations, predictions, neighbours and vectors of featvec models.")
     app.state.registry = registry
-    limits = Limits(int(max_ids), int(max_k))
+    limits = Limits(int(max_ids), int(max_k), ann == "auto")
 
     @app.exception_handler(UnknownIdError)
     async def _unknown(request: Request, e: UnknownIdError):
@@ -74,14 +78,14 @@ def _model_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None:
     def recommend(name: str, body: s.RecommendRequest):
         served = _recommender(registry.get(name), "recommend")
         limits.check("users", body.users, body.k)
-        return s.RecommendResponse(model=name, results=_recommend(served.model, body))
+        return s.RecommendResponse(model=name, results=_recommend(served.model, body, limits))
 
     @app.post("/models/{name}/similar", response_model=s.SimilarResponse)
     def similar(name: str, body: s.SimilarRequest):
         served = registry.get(name)
         limits.check("ids", body.ids, body.k)
         table = body.table or ("all" if served.kind == "Feat2Vec" else "items")
-        return s.SimilarResponse(model=name, table=table, results=_similar(served, table, body.ids, body.k))
+        return s.SimilarResponse(model=name, table=table, results=_similar(served, table, body.ids, body.k, limits))
 
     @app.post("/models/{name}/predict", response_model=s.PredictResponse)
     def predict(name: str, body: s.PredictRequest):
@@ -192,8 +196,16 @@ def _reloading(registry: Registry, every: float | None):
 
 
 class Limits:
-    def __init__(self, max_ids: int, max_k: int):
-        self.max_ids, self.max_k = max_ids, max_k
+    def __init__(self, max_ids: int, max_k: int, ann: bool = False):
+        self.max_ids, self.max_k, self.ann = max_ids, max_k, ann
+
+    def approximate(self, rows: int, model=None) -> bool:
+        """Whether to answer from an ANN index: large enough, faiss there, a dot-product score."""
+        from featvec import ann
+
+        if not self.ann or rows < ann.MIN_ROWS or not ann.available():
+            return False
+        return model is None or getattr(model.net_, "mlp", None) is None
 
     def check(self, field: str, values, k: int | None = None, k_name: str = "k") -> None:
         if len(values) > self.max_ids:
@@ -225,22 +237,23 @@ def _recommender(served: Served, what: str) -> Served:
     return served
 
 
-def _recommend(model, body: s.RecommendRequest) -> list[s.UserItems]:
+def _recommend(model, body: s.RecommendRequest, limits: Limits) -> list[s.UserItems]:
     rows = model.users_.rows(body.users, "users")  # ids of another kind than the model's: a ValueError (422)
     unknown = [u for u, r in zip(body.users, rows) if r == 0]
     if unknown:
         raise UnknownIdError(f"unknown user id(s) {unknown[:10]}")
-    out = model.recommend(body.users, k=body.k, filter_seen=body.filter_seen)
+    out = model.recommend(body.users, k=body.k, filter_seen=body.filter_seen,
+                          approximate=limits.approximate(len(model.items_) - 1, model))
     groups = {u: g for u, g in out.groupby(model.user_col, sort=False)}
     return [s.UserItems(user=u, items=[s.Scored(id=i, score=float(v), rank=int(r)) for i, v, r in
                                        zip(py_values(g[model.item_col]), g["score"], g["rank"])])
             for u, g in ((u, groups.get(u, out.iloc[:0])) for u in body.users)]
 
 
-def _similar(served: Served, table: str, ids: list, k: int) -> list[s.Neighbours]:
+def _similar(served: Served, table: str, ids: list, k: int, limits: Limits) -> list[s.Neighbours]:
     vecs = _table(served, table)
     ids = _known(vecs, list(ids), table)
-    out = vecs.similar(ids, k=k)
+    out = vecs.similar(ids, k=k, approximate=limits.approximate(len(vecs)))
     groups = {q: g for q, g in out.groupby("query", sort=False)}
     return [s.Neighbours(id=q, neighbours=[s.Scored(id=lab, score=float(v), rank=int(r)) for lab, v, r in
                                            zip(py_values(g["label"]), g["score"], g["rank"])])
