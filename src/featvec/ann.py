@@ -17,11 +17,9 @@ MIN_ROWS = 100_000  # below this an exact matrix product is about as fast
 
 
 def available() -> bool:
-    try:
-        import faiss  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("faiss") is not None
 
 
 def _faiss():
