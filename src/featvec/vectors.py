@@ -51,11 +51,16 @@ class Vectors:
             df["bias"] = self.bias
         return df
 
+    @property
+    def kind(self) -> str | None:
+        """The kind of the labels ("number", "text", ...), found once (a scan of every label)."""
+        return cached(self, "_kind", lambda: values_kind(self.labels))
+
     def positions(self, labels) -> np.ndarray:
         labels = list(labels)
         pos = self._pos.get_indexer(labels)
         if (pos < 0).any():
-            check_kind(values_kind(self.labels), labels, "label", self.name or "vectors", "the table holds")
+            check_kind(self.kind, labels, "label", self.name or "vectors", "the table holds")
             bad = [plain(lab) for lab, p in zip(labels, pos) if p < 0][:5]
             raise ValueError(f"{self.name or 'vectors'}: unknown label(s) {bad}")
         return pos

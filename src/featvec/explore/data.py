@@ -10,9 +10,11 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from featvec import ann
 from featvec.validation import plain
 
-# tables up to this size get neighbours over the whole table; larger ones among the rows shown
+# tables up to this size get exact neighbours over the whole table; larger ones approximate ones from a faiss
+# index when faiss is installed, else exact ones among the rows shown
 EXACT_NEIGHBOURS = 200_000
 
 
@@ -139,7 +141,10 @@ def _table(name: str, vecs, order, meta, max_points: int, k: int, method: str, s
            "meta": _meta_columns(meta, labels), "label_col": label_col(meta)}
     space = neighbours if neighbours is not None else vecs
     queries = [f"{prefix}{v}" for v in labels] if prefix else labels
-    if len(space) > EXACT_NEIGHBOURS:  # too large to search for every shown row: among the shown rows
+    if len(space) > EXACT_NEIGHBOURS and ann.available():  # too large to search exactly for every shown row
+        near = space.similar(queries, k=k, approximate=True)
+        out["neighbour_scope"] = "approximate"
+    elif len(space) > EXACT_NEIGHBOURS:  # and no index: among the shown rows
         near = space.similar(queries, k=k, candidates=queries)
         out["neighbour_scope"] = "shown"
     else:
@@ -216,7 +221,8 @@ def _add_user_lists(model, out: dict, k: int, history: int = 50) -> None:
     for r in rows:
         items = idx[ptr[r]:ptr[r + 1]][:history] if r + 1 < len(ptr) else []
         hist.append([_cell(item_labels[i - 1]) for i in items])
-    recs = model.recommend(ids, k=k)
+    approximate = len(model.items_) - 1 >= ann.MIN_ROWS and ann.available() and getattr(model.net_, "mlp", None) is None
+    recs = model.recommend(ids, k=k, approximate=approximate)
     groups = {u: g for u, g in recs.groupby(model.user_col, sort=False)}
     top = []
     for u in ids:

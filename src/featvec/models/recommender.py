@@ -170,7 +170,8 @@ class Recommender(BaseModel):
             raise ValueError("no users given")
         rows, _, _ = self._recommend_users(user_ids, None)
         iv, ib = self._all_items()
-        index = cached(self, "_ann_items", lambda: IPIndex(torch.cat([iv, ib[:, None]], 1).cpu().numpy()))
+        index = cached(self, "_ann_items", lambda: IPIndex(torch.cat([iv, ib[:, None]], 1).cpu().numpy(),
+                                                           self._sample_user_queries()))
         uv, ub = self._encode_all(self.users_, self.net_.users, torch.as_tensor(rows, device=self._dev))
         ptr, idx = (np.asarray(t) for t in self.seen_)
         n_seen = np.diff(ptr)[rows] if filter_seen else np.zeros(len(rows), dtype=np.int64)
@@ -196,6 +197,13 @@ class Recommender(BaseModel):
         out[self.user_col] = _restore_dtype(out[self.user_col], user_ids)
         out[self.item_col] = _restore_dtype(out[self.item_col], self.items_.vocab.values)
         return out
+
+    def _sample_user_queries(self, n: int = 200) -> np.ndarray:
+        """[user vector, 1] of ``n`` random users (seeded): the queries the item index is calibrated on."""
+        rng = np.random.default_rng(0)
+        rows = rng.choice(np.arange(1, len(self.users_)), min(n, len(self.users_) - 1), replace=False)
+        uv, ub = self._encode_all(self.users_, self.net_.users, torch.as_tensor(rows, device=self._dev))
+        return torch.cat([uv, torch.ones_like(ub)[:, None]], 1).cpu().numpy()
 
     def _recommend_users(self, user_ids: list, user_items) -> tuple:
         """The users' rows, the folded-in users (``user_items``) and each user's position among them (-1:

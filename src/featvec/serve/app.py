@@ -66,7 +66,7 @@ def _info_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None:
     def vectors(name: str, table: str, ids: str | None = None):
         """One table's vectors: every row, or the comma-separated ``ids``."""
         vecs = _table(registry.get(name), table)
-        labels = vecs.labels if ids is None else _known(vecs, _parse(ids.split(","), vecs.labels), table)
+        labels = vecs.labels if ids is None else _known(vecs, _parse(ids.split(","), vecs.kind), table)
         limits.check("ids", labels)
         return s.VectorsResponse(model=name, table=table, dim=vecs.dim, ids=py_values(labels),
                                  vectors=vecs[labels].reshape(len(labels), -1).tolist())
@@ -118,7 +118,8 @@ def _audience_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None
                              f"(featvec lookalike ... --save DIR)")
         index = served.model
         limits.check("seed", body.seed or [], body.top, "top")
-        seed = None if body.seed is None else _known(index.vectors_["users"], _parse(body.seed, list(index.ids)), "users")
+        users = index.vectors_["users"]
+        seed = None if body.seed is None else _known(users, _parse(body.seed, users.kind), "users")
         out = index.lookalikes(seed=seed, segment=body.segment, top=body.top, weights=body.weights,
                                exclude_seed=body.exclude_seed)
         blocks = [c for c in out.columns if c.startswith("contrib_")]
@@ -267,12 +268,10 @@ def _table(served: Served, table: str):
     return served.model.vectors_[table]
 
 
-def _parse(ids: list, labels: list) -> list:
-    """Ids as the table's labels are: text that spells a number becomes that number for a numeric table
-    (a query string carries only text)."""
-    from featvec.validation import values_kind
-
-    if values_kind(labels) != "number":
+def _parse(ids: list, kind: str | None) -> list:
+    """Ids as the table's labels are (``kind``): text that spells a number becomes that number for a numeric
+    table (a query string carries only text)."""
+    if kind != "number":
         return list(ids)
     out = []
     for v in ids:
@@ -286,9 +285,9 @@ def _parse(ids: list, labels: list) -> list:
 
 
 def _known(vecs, ids: list, table: str) -> list:
-    from featvec.validation import check_kind, values_kind
+    from featvec.validation import check_kind
 
-    check_kind(values_kind(vecs.labels), ids, "id", table, f"table {table!r} holds")
+    check_kind(vecs.kind, ids, "id", table, f"table {table!r} holds")
     unknown = [v for v in ids if v not in vecs]
     if unknown:
         raise UnknownIdError(f"unknown id(s) {unknown[:10]} in table {table!r}")

@@ -72,7 +72,8 @@
     const proj = t.projection === "map" ? "map coordinates"
       : t.projection.toUpperCase() + (t.explained && t.explained.length
         ? " (" + t.explained.map((v) => (100 * v).toFixed(1) + "%").join(" + ") + " of variance)" : "");
-    const scope = { table: "over the whole table", all: "over every table", shown: "among the rows shown" }[t.neighbour_scope] || "";
+    const scope = { table: "over the whole table", all: "over every table", shown: "among the rows shown",
+                    approximate: "over the whole table (faiss index, approximate)" }[t.neighbour_scope] || "";
     $("status").textContent = t.name + ": " + t.size.toLocaleString("en") + " rows, " + t.ids.length.toLocaleString("en") +
       " shown · " + proj + " · neighbours " + scope + " · " + st.data.model.kind;
   }
