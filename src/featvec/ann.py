@@ -30,7 +30,7 @@ def _faiss():
     return faiss
 
 
-def exact_top(queries: np.ndarray, matrix: np.ndarray, k: int, chunk: int = 64) -> np.ndarray:
+def exact_top(queries: np.ndarray, matrix: np.ndarray, k: int, chunk: int = 16) -> np.ndarray:
     """Row numbers of the k largest inner products per query (unordered within the k), by brute force."""
     out = []
     for s in range(0, len(queries), chunk):

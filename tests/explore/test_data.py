@@ -138,3 +138,21 @@ def test_cli_explore_and_report(saved, tmp_path, capsys):
     assert "Movie " in (tmp_path / "r.html").read_text()
     assert main(["explore", str(root / "mf"), "--meta", "items", "--out", str(tmp_path / "x")]) == 2
     assert "--meta 'items': use TABLE=FILE" in capsys.readouterr().err
+
+
+def test_large_tables_take_neighbours_and_top_k_from_an_ann_index(saved, monkeypatch):
+    pytest.importorskip("faiss")
+    import featvec.ann
+    import featvec.explore.data as data
+
+    monkeypatch.setattr(data, "EXACT_NEIGHBOURS", 10)  # the 60 items count as large
+    monkeypatch.setattr(featvec.ann, "MIN_ROWS", 10)
+    mf = featvec.load(saved["root"] / "mf")
+    p = explorer_data(mf, "mf", k=5)
+    items, users = _table(p, "items"), _table(p, "users")
+    assert items["neighbour_scope"] == "approximate" and hasattr(mf, "_ann_items")
+    want = mf.similar_items(items["ids"], k=5)
+    hits = sum(len(set(n for n, _ in near) & set(want.loc[want["item_id"] == q, "similar_item_id"]))
+               for q, near in zip(items["ids"], items["neighbours"]))
+    assert hits / len(want) >= 0.85
+    assert all(len(r) == 5 for r in users["recommended"])

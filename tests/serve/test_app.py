@@ -252,3 +252,11 @@ def test_large_tables_are_answered_from_an_ann_index(folders, monkeypatch):
                                    rtol=1e-5, atol=1e-6)
     model = approx_app.state.registry.get("als").model
     assert hasattr(model, "_ann_items") and hasattr(model.vectors_["items"], "_ann_cosine")  # the index was used
+
+
+def test_repeated_ids_each_get_their_answer(client):
+    got = client.post("/models/mf/recommend", json={"users": [3, 3, 1], "k": 2}).json()["results"]
+    assert [r["user"] for r in got] == [3, 3, 1] and got[0] == got[1] and got[0] != got[2]
+    assert [[i["rank"] for i in r["items"]] for r in got] == [[1, 2]] * 3
+    near = client.post("/models/mf/similar", json={"ids": [101, 100, 101], "k": 3}).json()["results"]
+    assert [r["id"] for r in near] == [101, 100, 101] and near[0] == near[2]

@@ -91,8 +91,9 @@ def peak_rss_mb(pid: int) -> float | None:
 
 
 def load_test(port: int, make: Callable[[np.random.Generator], tuple[str, dict]], requests: int, clients: int,
-              time_limit: float, seed: int) -> dict:
-    """Send ``requests`` POSTs (``make(rng) -> (path, body)``) over ``clients`` keep-alive connections."""
+              time_limit: float, seed: int, server_pid: int | None = None) -> dict:
+    """Send ``requests`` POSTs (``make(rng) -> (path, body)``) over ``clients`` keep-alive connections; with the
+    CPU milliseconds per request that this process (the client) and the server (``server_pid``) spent."""
     counter, lock = itertools.count(), threading.Lock()
     latencies, errors = [], [0]
     stop_at = time.monotonic() + time_limit
@@ -121,16 +122,33 @@ def load_test(port: int, make: Callable[[np.random.Generator], tuple[str, dict]]
             errors[0] += bad
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    server0, client0 = cpu_seconds(server_pid), time.process_time()
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - start
+    client_cpu, server1 = time.process_time() - client0, cpu_seconds(server_pid)
     ms = np.asarray(latencies) * 1e3
+    n = max(1, len(ms))
     return {"requests": len(ms), "req_per_s": len(ms) / wall, "p50_ms": float(np.percentile(ms, 50)),
             "p95_ms": float(np.percentile(ms, 95)), "p99_ms": float(np.percentile(ms, 99)), "errors": errors[0],
-            "wall_s": wall}
+            "wall_s": wall, "client_cpu_ms": 1e3 * client_cpu / n,
+            "server_cpu_ms": None if server0 is None or server1 is None else 1e3 * (server1 - server0) / n}
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (None where /proc cannot tell)."""
+    import os
+
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def run_protocol_w(data_dir=None, datasets: Iterable[str] = DATASETS, seeds: Iterable[int] = (0,),
@@ -168,11 +186,12 @@ def markdown_w(rows: list[dict], note: str) -> str:
         mine = [r for r in rows if r["dataset"] == dataset]
         lines += [f"## {dataset} ({mine[0]['n_items']:,} items)", "",
                   "| system | seed | search | recall@10 | requests | req/s | p50 ms | p95 ms | p99 ms | errors | "
-                  "server peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "CPU ms / request: server, client | server peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['system']} | {r['seed']} | {r.get('index', 'exact')} | "
                   f"{'-' if r.get('recall_at_10') is None else format(r['recall_at_10'], '.3f')} | {r['requests']:,} | "
                   f"{r['req_per_s']:.1f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | "
-                  f"{(r['server_peak_rss_mb'] or 0):,.0f} |" for r in mine]
+                  f"{_ms(r.get('server_cpu_ms'))}, {_ms(r.get('client_cpu_ms'))} | {(r['server_peak_rss_mb'] or 0):,.0f} |"
+                  for r in mine]
         lines.append("")
     return "\n".join(lines + [f"- {note}", ""])
 
@@ -201,6 +220,10 @@ def ann_recall(path: Path, users: list, items: list, seed: int, n: int = 200, k:
                                      "label")}
 
 
+def _ms(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
 def _serve_and_load(path, users, items, dataset, seed, requests, clients, time_limit, emit, log) -> list[dict]:
     name = path.name
     make = {"recommend": lambda rng: (f"/models/{name}/recommend",
@@ -213,7 +236,7 @@ def _serve_and_load(path, users, items, dataset, seed, requests, clients, time_l
     try:
         for endpoint in ENDPOINTS:
             log(f"W {dataset} seed {seed}: {endpoint}")
-            res = load_test(port, make[endpoint], requests, clients, time_limit, seed)
+            res = load_test(port, make[endpoint], requests, clients, time_limit, seed, proc.pid)
             row = {"protocol": "W", "dataset": dataset, "seed": seed, "system": f"featvec.serve[{endpoint}]",
                    "n_items": len(items), **{k: round(v, 3) if isinstance(v, float) else v for k, v in res.items()},
                    "server_peak_rss_mb": peak_rss_mb(proc.pid), "index": search["index"],

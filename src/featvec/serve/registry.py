@@ -44,6 +44,13 @@ class Registry:
 
     def __init__(self, served: list[Served]):
         self.models = {s.name: s for s in served}
+        self.warm = None  # model -> None: builds what requests will need (caches, indexes) before it is served
+
+    def warm_all(self, warm) -> None:
+        """Warm every loaded model with ``warm`` now, and each newer version before it is swapped in."""
+        self.warm = warm
+        for served in self.models.values():
+            warm(served.model)
 
     @classmethod
     def load(cls, dirs) -> "Registry":
@@ -79,6 +86,8 @@ class Registry:
                 continue
             try:
                 model = load(cur.path)
+                if self.warm is not None:
+                    self.warm(model)
             except (OSError, ValueError) as e:
                 log.warning("featvec serve: kept the loaded %s: %s", name, e)
                 continue
