@@ -177,6 +177,17 @@ class TopKContract(EstimatorContract):
             assert np.all(np.diff(g["score"].to_numpy()) <= 0)
             assert g["item_id"].is_unique
 
+    @pytest.mark.parametrize("filter_seen", [True, False])
+    def test_recommend_lists_is_recommend(self, model, users, filter_seen):
+        """The service's lists (no DataFrame) hold what recommend gives, in its order, ids as plain Python."""
+        rec = model.recommend(users + users[:1], k=5, filter_seen=filter_seen)
+        lists = model.recommend_lists(users + users[:1], k=5, filter_seen=filter_seen)
+        assert [i for items, _ in lists for i in items] == rec["item_id"].tolist()
+        np.testing.assert_array_equal([v for _, scores in lists for v in scores], rec["score"].to_numpy())
+        assert all(type(i) is int for items, _ in lists for i in items)
+        with pytest.raises(ValueError, match="unknown users"):
+            model.recommend_lists([10 ** 9])
+
     def test_recommend_scores_match_predict(self, model, train):
         """recommend's score for a pair is exactly what predict() gives for it (every user, every item)."""
         every = model.recommend(sorted(train["user_id"].unique().tolist()), k=len(model.vectors_["items"]),

@@ -260,3 +260,29 @@ def test_repeated_ids_each_get_their_answer(client):
     assert [[i["rank"] for i in r["items"]] for r in got] == [[1, 2]] * 3
     near = client.post("/models/mf/similar", json={"ids": [101, 100, 101], "k": 3}).json()["results"]
     assert [r["id"] for r in near] == [101, 100, 101] and near[0] == near[2]
+
+
+KINDS = {"mf": {"recommend", "predict", "similar", "vectors"}, "als": {"recommend", "predict", "similar", "vectors"},
+         "f2v": {"similar", "vectors"}, "users": {"similar", "vectors", "infer"},
+         "audience": {"similar", "vectors", "lookalike"}}
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_every_endpoint_answers_every_kind_of_model(client, folders, name):
+    """Each model answers what it can (200) and refuses what it cannot with a 422 saying what it needs."""
+    info = {m["name"]: m for m in client.get("/models").json()}[name]
+    table = next(iter(info["tables"]))
+    first = featvec.load(folders / name).vectors_[table].labels[0]
+    first = first.item() if hasattr(first, "item") else first
+    user = 1 if name in ("mf", "als") else None
+    bodies = {"recommend": {"users": [user or 1], "k": 2}, "predict": {"rows": [{"user": 1, "item": 100}]},
+              "similar": {"ids": [first], "k": 2, "table": table}, "infer": {"records": [{"uid": "x", "items": ["a"]}]},
+              "lookalike": {"segment": "Games", "top": 3}}
+    for endpoint, body in bodies.items():
+        r = client.post(f"/models/{name}/{endpoint}", json=body)
+        if endpoint in KINDS[name]:
+            assert r.status_code == 200, (endpoint, r.text)
+        else:
+            assert r.status_code == 422 and "needs" in r.json()["detail"], (endpoint, r.text)
+    got = client.get(f"/models/{name}/vectors/{table}?ids={first}").json()
+    assert got["ids"] == [first] and len(got["vectors"][0]) == got["dim"]

@@ -23,7 +23,8 @@ from featvec.schema import Feature, feature_from_dict
 from featvec.training.rows import RatingRows
 from featvec.training.trainer import Trainer, resolve_device
 from featvec.util.threads import cached
-from featvec.validation import check_frame, check_k, check_kind, id_list, numeric_values, require_columns, with_values
+from featvec.validation import (check_frame, check_k, check_kind, id_list, numeric_values, plain, require_columns,
+                                 with_values)
 from featvec.vectors import Vectors, VectorSet
 
 IMPLICIT = "rated_items"
@@ -109,7 +110,8 @@ class Recommender(BaseModel):
 
         self._check_fitted()
         k = check_k(k)
-        self.net_.eval()
+        if self.net_.training:
+            self.net_.eval()
         dev = self._dev
         if approximate:
             if items is not None or user_items is not None or item_features is not None:
@@ -145,17 +147,49 @@ class Recommender(BaseModel):
         kk = min(int(k), len(irows))
         ranked, scores = rank_users(score_fn, np.arange(len(user_ids)), kk, exclude=exclude, n_items=len(irows),
                                     batch_size=batch_size, with_scores=True)
+        return self._ranked_frame(user_ids, items_t.vocab, irows, ranked, scores)
+
+    def _ranked_frame(self, user_ids: list, vocab, irows: np.ndarray, ranked: np.ndarray, scores: np.ndarray):
+        """recommend's answer: user, item, score, rank per kept (ranked >= 0) column, ids as they came in."""
         ok = ranked >= 0
-        n_ok = ok.sum(1)
-        item_labels = items_t.vocab.array[irows - 1]
         out = pd.DataFrame({
-            self.user_col: np.repeat(np.asarray(user_ids, dtype=object), n_ok),
-            self.item_col: item_labels[ranked[ok]],
+            self.user_col: np.repeat(np.asarray(user_ids, dtype=object), ok.sum(1)),
+            self.item_col: vocab.array[irows - 1][ranked[ok]],
             "score": scores[ok].astype(np.float32),
             "rank": (np.cumsum(ok, 1)[ok]).astype(np.int64),
         })
         out[self.user_col] = _restore_dtype(out[self.user_col], user_ids)
-        out[self.item_col] = _restore_dtype(out[self.item_col], items_t.vocab.values)
+        out[self.item_col] = _restore_dtype(out[self.item_col], vocab.values)
+        return out
+
+    def recommend_lists(self, users, k: int = 10, filter_seen: bool = True) -> list[tuple[list, list]]:
+        """``recommend`` for known users over the whole catalogue as plain lists, one (items, scores) pair per
+        user, best first: what a service answers, without the DataFrame (a third of the time for one user)."""
+        from featvec.evaluation.ranking import top_k
+
+        self._check_fitted()
+        k = check_k(k)
+        ids = id_list(users)
+        if not ids:
+            raise ValueError("no users given")
+        rows, _, _ = self._recommend_users(ids, None)
+        if self.net_.training:  # eval() walks every submodule: a fifth of a one-user call
+            self.net_.eval()
+        iv, ib = self._all_items()
+        with torch.no_grad():
+            uv, ub = self._encode_all(self.users_, self.net_.users, torch.as_tensor(rows, device=self._dev))
+            scores = np.array(self._clip_scores(self.net_.score_matrix(uv, ub, iv, ib).cpu().numpy()),
+                              dtype=np.float32)
+        if filter_seen:
+            ptr, idx = cached(self, "_seen_np", lambda: tuple(np.asarray(t) for t in self.seen_))
+            for j, r in enumerate(rows):
+                scores[j, idx[ptr[r]:ptr[r + 1]] - 1] = -np.inf  # seen_ holds item rows (1-based)
+        top = top_k(scores, k)
+        labels = self.items_.vocab.array
+        out = []
+        for j in range(len(rows)):
+            t = top[j][top[j] >= 0]
+            out.append(([plain(v) for v in labels[t]], scores[j, t].tolist()))
         return out
 
     def _recommend_approximate(self, user_ids: list, k: int, filter_seen: bool) -> pd.DataFrame:

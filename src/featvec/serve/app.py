@@ -84,14 +84,14 @@ def _model_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None:
     async def recommend(name: str, body: s.RecommendRequest):
         served = _recommender(registry.get(name), "recommend")
         limits.check("users", body.users, body.k)
-        return s.RecommendResponse(model=name, results=_recommend(served.model, body, limits))
+        return _json({"model": name, "results": _recommend(served.model, body, limits)})
 
     @app.post("/models/{name}/similar", response_model=s.SimilarResponse)
     async def similar(name: str, body: s.SimilarRequest):
         served = registry.get(name)
         limits.check("ids", body.ids, body.k)
         table = body.table or ("all" if served.kind == "Feat2Vec" else "items")
-        return s.SimilarResponse(model=name, table=table, results=_similar(served, table, body.ids, body.k, limits))
+        return _json({"model": name, "table": table, "results": _similar(served, table, body.ids, body.k, limits)})
 
     @app.post("/models/{name}/predict", response_model=s.PredictResponse)
     async def predict(name: str, body: s.PredictRequest):
@@ -257,17 +257,28 @@ def _recommender(served: Served, what: str) -> Served:
     return served
 
 
-def _recommend(model, body: s.RecommendRequest, limits: Limits) -> list[s.UserItems]:
+def _recommend(model, body: s.RecommendRequest, limits: Limits) -> list[dict]:
     rows = model.users_.rows(body.users, "users")  # ids of another kind than the model's: a ValueError (422)
     unknown = [u for u, r in zip(body.users, rows) if r == 0]
     if unknown:
         raise UnknownIdError(f"unknown user id(s) {unknown[:10]}")
-    out = model.recommend(body.users, k=body.k, filter_seen=body.filter_seen,
-                          approximate=limits.approximate(len(model.items_) - 1, model))
+    if not limits.approximate(len(model.items_) - 1, model):
+        lists = model.recommend_lists(body.users, k=body.k, filter_seen=body.filter_seen)
+        return [{"user": u, "items": [{"id": i, "score": v, "rank": r} for r, (i, v) in enumerate(zip(*pair), 1)]}
+                for u, pair in zip(body.users, lists)]
+    out = model.recommend(body.users, k=body.k, filter_seen=body.filter_seen, approximate=True)
     blocks = _blocks(body.users, out[model.user_col].tolist(), out["rank"].to_numpy())
     ids, scores = py_values(out[model.item_col]), out["score"].tolist()
-    return [s.UserItems(user=u, items=[s.Scored(id=ids[j], score=scores[j], rank=j - a + 1) for j in range(a, b)])
+    return [{"user": u, "items": [{"id": ids[j], "score": scores[j], "rank": j - a + 1} for j in range(a, b)]}
             for u, (a, b) in zip(body.users, blocks)]
+
+
+def _json(payload: dict):
+    """The answer as JSON, written here: the hot endpoints skip FastAPI's second pass over the response model
+    (their response_model still documents them). Scores are finite; a NaN would raise, not be sent."""
+    from fastapi.responses import Response
+
+    return Response(json.dumps(payload, allow_nan=False, separators=(",", ":")), media_type="application/json")
 
 
 def _blocks(queries: list, owners: list, rank) -> list[tuple[int, int]]:
@@ -284,14 +295,14 @@ def _blocks(queries: list, owners: list, rank) -> list[tuple[int, int]]:
     return out
 
 
-def _similar(served: Served, table: str, ids: list, k: int, limits: Limits) -> list[s.Neighbours]:
+def _similar(served: Served, table: str, ids: list, k: int, limits: Limits) -> list[dict]:
     vecs = _table(served, table)
     ids = _known(vecs, list(ids), table)
     out = vecs.similar(ids, k=k, approximate=limits.approximate(len(vecs)))
     blocks = _blocks(ids, out["query"].tolist(), out["rank"].to_numpy())
     labels, scores = py_values(out["label"]), out["score"].tolist()
-    return [s.Neighbours(id=q, neighbours=[s.Scored(id=labels[j], score=scores[j], rank=j - a + 1)
-                                           for j in range(a, b)]) for q, (a, b) in zip(ids, blocks)]
+    return [{"id": q, "neighbours": [{"id": labels[j], "score": scores[j], "rank": j - a + 1} for j in range(a, b)]}
+            for q, (a, b) in zip(ids, blocks)]
 
 
 def _table(served: Served, table: str):
