@@ -84,6 +84,7 @@ class IPIndex:
         if q.ndim != 2 or q.shape[1] != self.dim:
             raise ValueError(f"queries must be [n, {self.dim}], got shape {q.shape}")
         self.index.nprobe = self.nprobe
+        self.index.parallel_mode = 1 if len(q) < 4 else 0  # few queries: the threads share the lists instead
         ip, rows = self.index.search(q, int(min(k, self.n)))
         ip[rows < 0] = -np.inf
         return ip, rows
