@@ -69,7 +69,7 @@ def test_top_level_help_and_version(capsys):
 
 def test_usage_errors_exit_2(capsys):
     status, _, err = run(capsys, "fit")  # --ratings or --dataset is required
-    assert status == 2 and "one of the arguments --ratings --dataset --records is required" in err
+    assert status == 2 and "one of the arguments --ratings --dataset --records --data-dir is required" in err
     status, _, err = run(capsys, "frobnicate")
     assert status == 2 and "invalid choice" in err
 

@@ -15,8 +15,8 @@ import argparse
 import os
 import sys
 
-from featvec.cli import (bench, demo, evaluate, explore, export, factors, feat2vec, fit, lookalike, recommend, serve,
-                         similar, user)
+from featvec.cli import (bench, demo, evaluate, explore, export, factors, feat2vec, fit, ingest, lookalike, recommend,
+                         serve, similar, user)
 from featvec.cli.io import RECOMMENDERS, Formatter, emit, load_model
 
 PROG = "featvec"
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_infer_parser(sub, Formatter)
     factors.add_parser(sub)
     export.add_parser(sub)
+    ingest.add_parser(sub)
     serve.add_parser(sub)
     explore.add_parser(sub)
     explore.add_report_parser(sub)

@@ -15,6 +15,8 @@ def cmd_fit(args) -> int:
     from featvec import DeepRecommender, MatrixFactorization
 
     implicit = args.model == "implicit"
+    if args.data_dir:
+        return _fit_data_dir(args)
     if args.dataset:
         data = load_dataset(args)
         ratings, cols = data.ratings, ("user_id", "item_id", "rating")
@@ -80,6 +82,32 @@ def _write_split(path: Path, train: pd.DataFrame, test: pd.DataFrame | None) -> 
           f"score again with: featvec evaluate --model-dir {path} --ratings {path / 'test.csv'}")
 
 
+def _fit_data_dir(args) -> int:
+    """An ImplicitRecommender from an ingested folder (featvec ingest), without the raw log."""
+    from featvec import ImplicitRecommender
+    from featvec.data import Interactions
+
+    if args.model != "implicit":
+        raise ValueError(f"--data-dir trains --model implicit (ALS or BPR), not --model {args.model}")
+    for flag, value in (("--test-frac", args.test_frac), ("--min-rating", args.min_rating)):
+        if value is not None:
+            raise ValueError(f"{flag} does not apply to --data-dir (split or filter before featvec ingest)")
+    data = Interactions(Path(args.data_dir).expanduser())
+    cols = data.columns
+    params = {"user_col": cols["user"], "item_col": cols["item"], "weight_col": cols.get("weight"), "seed": args.seed,
+              "show_progress": args.progress, "loss": args.loss, "solver": args.solver,
+              **_training_options(args, ImplicitRecommender)}
+    model = ImplicitRecommender(**params).fit(data)
+    what = "ALS" if args.solver == "als" else args.loss
+    print(f"fitted ImplicitRecommender({what}, dim={model.dim}) on {data.rows:,} interactions from {data.path} "
+          f"({len(data.users):,} users, {len(data.items):,} items)")
+    if model.history_:
+        print(pd.DataFrame(model.history_).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if args.out:
+        print(f"saved the model to {model.save(Path(args.out).expanduser())}")
+    return 0
+
+
 def _fit_implicit(args, events: pd.DataFrame, cols, source: str) -> int:
     from featvec import ImplicitRecommender, evaluate
 
@@ -129,6 +157,8 @@ def add_parser(sub, model_options=()) -> None:
     src.add_argument("--ratings", metavar="FILE", help="ratings file (user, item, rating columns)")
     src.add_argument("--dataset", metavar="NAME", help="a MovieLens dataset by name: ml-100k, ml-latest-small, ...")
     src.add_argument("--records", metavar="FILE", help="any table of records, for --model feat2vec")
+    src.add_argument("--data-dir", metavar="DIR", help="an ingested folder (featvec ingest), for --model implicit: "
+                     "trains without loading the raw log")
     add_data(p)
     add_cols(p, ("user_id", "item_id", "rating"))
     p.add_argument("--model", choices=["mf", "deep", "implicit", "feat2vec", "user"], default="mf",

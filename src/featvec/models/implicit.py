@@ -245,16 +245,23 @@ class ImplicitRecommender(Recommender):
         same loss each epoch (SGD); with ``patience`` training stops early and keeps the best epoch."""
         return self._fit(interactions, valid, user_features=user_features, item_features=item_features)
 
-    def _prepare(self, interactions: pd.DataFrame, spec, what: str, user_features=None, item_features=None):
+    def _prepare(self, interactions, spec, what: str, user_features=None, item_features=None):
         """The user and item tables, and the distinct (user, item) pairs sorted by user then item, weights
-        summed, zero-weight pairs dropped; each user's items (``seen_``) and the item counts come from all."""
-        df, w = self._frame(interactions, "interactions")
+        summed, zero-weight pairs dropped; each user's items (``seen_``) and the item counts come from all.
+        ``interactions``: a frame, or an ingested folder (``featvec.data.Interactions``) read from its shards."""
+        from featvec.data import Interactions
+
         if self.solver == "als" and (user_features is not None or item_features is not None
                                      or self.user_features or self.item_features):
             raise ValueError("solver='als' learns id vectors only; side features need solver='sgd'")
         dev = resolve_device(self.device)
-        users, items = self._fit_entities(df, user_features, item_features)
-        u, i, w = distinct_pairs(users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy()), w)
+        if isinstance(interactions, Interactions):
+            users, items, (u, i, w) = self._encoded(interactions, user_features, item_features)
+        else:
+            df, w = self._frame(interactions, "interactions")
+            users, items = self._fit_entities(df, user_features, item_features)
+            u, i = users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy())
+        u, i, w = distinct_pairs(u, i, w)
         if u.size == 0:
             raise ValueError(f"interactions: every row has weight 0 in {self.weight_col!r}; nothing to learn")
         self.users_, self.items_ = users.to(dev), items.to(dev)
@@ -264,6 +271,26 @@ class ImplicitRecommender(Recommender):
         self.item_counts_ = np.bincount(i, minlength=len(items)).astype(np.int64)
         self._check_negatives(np.diff(ptr), len(items) - 1)
         return u, i, w
+
+    def _encoded(self, data, user_features, item_features):
+        """Entity tables from an ingested folder's vocabularies (its rows are theirs) and its arrays."""
+        from featvec.models.entities import EntityTable
+
+        if user_features is not None or item_features is not None:
+            raise ValueError("an ingested folder trains id vectors only: leave user_features / item_features out")
+        cols = data.columns
+        if (cols["user"], cols["item"]) != (self.user_col, self.item_col) or cols.get("weight") != self.weight_col:
+            raise ValueError(f"{data.path} holds columns user={cols['user']!r}, item={cols['item']!r}, "
+                             f"weight={cols.get('weight')!r}; this model reads user_col={self.user_col!r}, "
+                             f"item_col={self.item_col!r}, weight_col={self.weight_col!r}")
+        tables = []
+        for col, values in ((self.user_col, data.users), (self.item_col, data.items)):
+            table = EntityTable(col, None, self.min_count).fit(pd.Series(values, dtype=object), None, str(data.path))
+            if list(table.vocab.values) != values:
+                raise ValueError(f"{data.path}: the {col!r} ids are not in the order featvec sorts them")
+            tables.append(table)
+        u, i, w = data.arrays()
+        return tables[0], tables[1], (u, i, np.ones(1) if w is None else w)
 
     def _check_negatives(self, per_user: np.ndarray, n_items: int) -> None:
         """Sampled losses need items a user did not interact with: refuse data where no user has one."""
