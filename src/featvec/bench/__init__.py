@@ -14,7 +14,7 @@ from featvec.bench.implicit import DATASETS as I_DATASETS, run_protocol_i
 from featvec.bench.ratings import DATASETS, FEATVEC_SYSTEMS, run_protocol_e
 from featvec.bench.report import markdown, write_report
 
-PROTOCOLS = ("E", "I", "U", "L", "F", "T", "S", "W")
+PROTOCOLS = ("E", "I", "U", "L", "F", "T", "S", "W", "O")
 
 __all__ = ["main", "run_protocol_e", "run_protocol_i", "run_protocol_f", "FEATVEC_SYSTEMS", "PROTOCOLS", "markdown", "write_report"]
 
@@ -57,6 +57,13 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
                               emit=lambda line: print(line, flush=True),
                               log=lambda msg: print(msg, file=sys.stderr, flush=True))
         return 1 if any("error" in r and r["system"].startswith("featvec.") for r in rows) else 0
+    if p == "O":
+        from featvec.bench.outofcore import run_protocol_o
+
+        sizes = [str(d).replace("synthetic-", "") for d in datasets] if datasets else ["20M"]
+        rows = run_protocol_o(sizes, seeds=seeds, out_dir=out_dir, emit=lambda line: print(line, flush=True),
+                              log=lambda msg: print(msg, file=sys.stderr, flush=True))
+        return 1 if any("error" in r for r in rows) else 0
     if p == "S":
         from featvec.bench.scale import run_protocol_s
 

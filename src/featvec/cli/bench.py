@@ -9,7 +9,7 @@ from featvec.cli.io import Formatter, add_data, data_dir
 def cmd_bench(args) -> int:
     from featvec.bench import main as bench_main
 
-    seeds = args.seeds if args.seeds is not None else ([0] if args.protocol.upper() in ("T", "W") else [0, 1, 2])
+    seeds = args.seeds if args.seeds is not None else ([0] if args.protocol.upper() in ("T", "W", "O") else [0, 1, 2])
     return bench_main(protocol=args.protocol, data_dir=data_dir(args), datasets=args.datasets, seeds=seeds,
                       peers=args.peers, out_dir=args.out, systems=args.systems, threads=args.threads)
 
@@ -17,7 +17,7 @@ def cmd_bench(args) -> int:
 def add_parser(sub) -> None:
     """The bench: a benchmark protocol."""
     p = sub.add_parser("bench", formatter_class=Formatter, help="run a benchmark protocol of BENCHMARKS.md",
-                       description="Run a benchmark protocol (E, I, U, L, F, T, S, W) against featvec and its peers: "
+                       description="Run a benchmark protocol (E, I, U, L, F, T, S, W, O: S out of core) against featvec and its peers: "
                                    "JSON lines on stdout, a markdown table and JSONL in --out.",
                        epilog="example:\n  featvec bench E --dataset ml-100k --seeds 0 --no-peers")
     p.add_argument("protocol", metavar="PROTOCOL", help="protocol letter, e.g. E")

@@ -225,3 +225,21 @@ def user_sequences(n_users: int = 1000, seed: int = 0, planted: bool = False, ef
     frame = pd.DataFrame({"user_id": np.arange(n_users), "seq1": seq1, "seq2": seq2,
                           **{t: np.asarray(c, dtype=object)[y[t]] for t, c in targets.items()}})
     return frame, truth
+
+
+def interaction_blocks(n_users: int, n_items: int, n: int, seed: int = 0, zipf: float = 1.0,
+                       block_users: int = 100_000):
+    """Protocol S's interactions (distinct pairs, Zipf item popularity, users uniform) for logs larger than
+    memory: yields frames (user_id, item_id, ids from 1) block by block of ``block_users`` users, each block
+    holding its share of ``n``. The popularity is one for all blocks; each block is seeded from ``seed``."""
+    _check_synthetic_args(n_users, n_items, n, 1, 0.0, zipf, (1.0, 5.0))
+    rng = np.random.default_rng(seed)
+    p_item = np.empty(n_items)
+    p_item[rng.permutation(n_items)] = 1.0 / np.arange(1, n_items + 1) ** zipf
+    p_item /= p_item.sum()
+    for b, start in enumerate(range(0, n_users, block_users)):
+        users = min(block_users, n_users - start)
+        m = int(round(n * (start + users) / n_users)) - int(round(n * start / n_users))
+        codes = _sample_pairs(np.random.default_rng([seed, b]), users, n_items, m, p_item)
+        yield pd.DataFrame({"user_id": (codes // n_items + start + 1).astype(np.int64),
+                            "item_id": (codes % n_items + 1).astype(np.int64)})

@@ -55,7 +55,7 @@ def _distinct_pairs(u, i, w, n_rows, same_weight):
     for r in range(n_rows):
         ptr[r + 1] += ptr[r]
     fill = ptr[:-1].copy()
-    cols = np.empty(u.shape[0], dtype=np.int64)
+    cols = np.empty_like(i)  # the input's width: int32 rows stay 4 bytes
     wts = np.empty(u.shape[0] if not same_weight else 0, dtype=np.float64)
     for k in range(u.shape[0]):
         p = fill[u[k]]
@@ -95,8 +95,9 @@ def distinct_pairs(u, i, w):
     """The distinct (u, i) pairs of non-negative integer arrays, sorted by u then i, with their weights
     ``w`` (an array, or one number for every pair) summed; pairs whose sum is not positive are dropped.
     Returns (u, i, weights) as int64, int64, float64."""
-    u = np.ascontiguousarray(u, dtype=np.int64)
-    i = np.ascontiguousarray(i, dtype=np.int64)
+    # int32 rows (an ingested folder's) are read as they are: no int64 copy of 200M rows
+    u = np.ascontiguousarray(u, dtype=np.int32 if np.asarray(u).dtype == np.int32 else np.int64)
+    i = np.ascontiguousarray(i, dtype=np.int32 if np.asarray(i).dtype == np.int32 else np.int64)
     w = np.asarray(w, dtype=np.float64)
     same = w.ndim == 0 or (w.size > 0 and bool((w == w.flat[0]).all()))
     w = np.ascontiguousarray(np.broadcast_to(w, u.shape) if not same else w.reshape(-1)[:1])
