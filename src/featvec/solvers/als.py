@@ -22,8 +22,9 @@ class CSRMatrix:
 
     def __init__(self, indptr, indices, conf):
         self.indptr = torch.as_tensor(np.asarray(indptr), dtype=torch.long)
-        self.indices = torch.as_tensor(np.asarray(indices), dtype=torch.long)
-        self.conf = torch.as_tensor(np.asarray(conf), dtype=torch.float32)
+        # row / column numbers fit 4 bytes: at 160M non-zeros that is 0.64 GB less than int64, per orientation
+        self.indices = torch.as_tensor(np.ascontiguousarray(indices, dtype=np.int32))
+        self.conf = torch.as_tensor(np.ascontiguousarray(conf, dtype=np.float32))
 
     @property
     def n_rows(self) -> int:
@@ -34,16 +35,13 @@ class CSRMatrix:
         cache = self.__dict__.setdefault("_arrays", {})
         key = np.dtype(dtype).str
         if key not in cache:
-            cache[key] = (self.indptr.numpy(), self.indices.numpy().astype(np.int32),
-                          self.conf.numpy().astype(dtype))
+            cache[key] = (self.indptr.numpy(), self.indices.numpy(), self.conf.numpy().astype(dtype, copy=False))
         return cache[key]
 
     def transpose(self, n_cols: int) -> "CSRMatrix":
-        rows = torch.repeat_interleave(torch.arange(self.n_rows), self.indptr.diff())
-        order = torch.argsort(self.indices * (self.n_rows + 1) + rows)
-        indptr = torch.zeros(n_cols + 1, dtype=torch.long)
-        torch.cumsum(torch.bincount(self.indices, minlength=n_cols), 0, out=indptr[1:])
-        return CSRMatrix(indptr, rows[order], self.conf[order])
+        from featvec.util.arrays import transpose_csr
+
+        return CSRMatrix(*transpose_csr(self.indptr.numpy(), self.indices.numpy(), self.conf.numpy(), n_cols))
 
     def chunks(self, max_nnz: int):
         """Contiguous row ranges (start, end) holding at most ``max_nnz`` non-zeros (or one row)."""
