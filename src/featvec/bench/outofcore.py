@@ -31,7 +31,6 @@ class Stage:
     root: str
 
     def __call__(self) -> dict:
-        root = Path(self.root)
         t = time.perf_counter()
         out = getattr(self, "_" + self.stage.split("_")[0])()
         out["seconds"] = time.perf_counter() - t
