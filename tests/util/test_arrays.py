@@ -81,3 +81,15 @@ def test_aligned_starts_on_a_cache_line_and_keeps_the_values():
         b = aligned(a)
         assert b.ctypes.data % 64 == 0 and b.dtype == np.float32 and b.flags.c_contiguous
         np.testing.assert_array_equal(b, a)
+
+
+def test_in_csr_finds_exactly_the_stored_pairs():
+    from featvec.evaluation.ranking import csr_from_pairs
+    from featvec.util.arrays import in_csr
+
+    rng = np.random.default_rng(0)
+    r, c = rng.integers(0, 50, 2000), rng.integers(0, 300, 2000)
+    ptr, idx = csr_from_pairs(r, c, 60)
+    qr, qc = rng.integers(-1, 62, 5000), rng.integers(0, 300, 5000)
+    stored = set(zip(r.tolist(), c.tolist()))
+    assert in_csr(ptr, idx, qr, qc).tolist() == [(a, b) in stored for a, b in zip(qr.tolist(), qc.tolist())]

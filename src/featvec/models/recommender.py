@@ -47,12 +47,12 @@ class Recommender(BaseModel):
         """The share of ``df``'s (user, item) rows that were training interactions of this model (a test set
         should hold none: evaluating on training rows measures nothing)."""
         self._check_fitted()
+        from featvec.util.arrays import in_csr
+
         u = self.users_.rows(df[self.user_col].to_numpy())
         i = self.items_.rows(df[self.item_col].to_numpy())
-        ptr, idx = (np.asarray(t) for t in self.seen_)
-        n = len(self.items_)
-        seen = np.repeat(np.arange(len(ptr) - 1, dtype=np.int64), np.diff(ptr)) * n + idx
-        return float(np.isin(u.astype(np.int64) * n + i, seen).mean()) if len(df) else 0.0
+        ptr, idx = (np.asarray(t) for t in self.seen_)  # each user's items sorted
+        return float(in_csr(ptr, idx, u, i).mean()) if len(df) else 0.0
 
     def _fold_in_users(self, user_items: pd.DataFrame):
         raise ValueError(f"{type(self).__name__} cannot fold in new users; use ImplicitRecommender")

@@ -161,3 +161,29 @@ def transpose_csr(indptr: np.ndarray, indices: np.ndarray, conf: np.ndarray, n_c
     values as given; 8 bytes a non-zero beside the input, no sort."""
     return _transpose_csr(np.ascontiguousarray(indptr, dtype=np.int64), np.ascontiguousarray(indices),
                           np.ascontiguousarray(conf), int(n_cols))
+
+
+@nb.njit(cache=True)
+def _in_csr(ptr, idx, rows, cols):
+    out = np.zeros(rows.shape[0], dtype=np.bool_)
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        if r < 0 or r + 1 >= ptr.shape[0]:
+            continue
+        lo, hi, c = ptr[r], ptr[r + 1], cols[k]
+        end = hi
+        while lo < hi:  # binary search: the columns of a row are sorted
+            mid = (lo + hi) // 2
+            if idx[mid] < c:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[k] = lo < end and idx[lo] == c
+    return out
+
+
+def in_csr(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Whether each (row, col) pair is stored in the CSR (columns sorted within each row): a binary search per
+    pair, no memory beside the answer (np.isin over pair codes sorted copies of both sides: GBs at 200M)."""
+    return _in_csr(np.ascontiguousarray(indptr), np.ascontiguousarray(indices), np.ascontiguousarray(rows),
+                   np.ascontiguousarray(cols))
