@@ -19,13 +19,14 @@ distinct ids, the vocabularies.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
+
+from featvec.encoding import Vocabulary
+from featvec.io.folders import written_folder
 
 FORMAT, VERSION = "featvec-interactions", 1
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".jsonl": "json",
@@ -163,13 +164,10 @@ def ingest(source, out, user_col: str = "user_id", item_col: str = "item_id", we
     users, items = counts[user_col].kept(min_count), counts[item_col].kept(min_count)
     if not users or not items:
         raise InteractionsError(f"{source}: no user or no item is seen {min_count} time(s) or more (min_count)")
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        (tmp / "shards").mkdir(parents=True)
+    with written_folder(out, "interactions") as tmp:
+        (tmp / "shards").mkdir()
         shards, kept = _write_shards(tmp / "shards", dataset, columns, batch_rows, user_col, item_col, weight_col,
-                                     _Encoder(users), _Encoder(items))
+                                     Vocabulary(users), Vocabulary(items))
         for name, values in (("users", users), ("items", items)):
             (tmp / f"{name}.json").write_text(json.dumps(values), encoding="utf-8")
         manifest = {"format": FORMAT, "version": VERSION, "source": str(source), "files": len(files),
@@ -177,42 +175,17 @@ def ingest(source, out, user_col: str = "user_id", item_col: str = "item_id", we
                     "rows": kept, "dropped_rows": n_rows - kept, "users": len(users), "items": len(items),
                     "shards": shards}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    out = Path(out)
     log(f"wrote {kept:,} rows ({n_rows - kept:,} dropped by min_count), {len(users):,} users, {len(items):,} items "
         f"to {out}")
     return out
 
 
-class _Encoder:
-    """Id -> row (1-based; 0 for ids left out): a dense table for small non-negative integers, else an index."""
-
-    def __init__(self, values: list):
-        self.index = pd.Index(values)
-        self.table = None
-        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values[:100]) and \
-                self.index.dtype.kind in "iu" and values[0] >= 0 and values[-1] < 4 * len(values) + (1 << 20):
-            self.table = np.zeros(values[-1] + 1, np.int32)
-            self.table[np.asarray(values)] = np.arange(1, len(values) + 1, dtype=np.int32)
-
-    def rows(self, ids: np.ndarray) -> np.ndarray:
-        if self.table is not None and ids.dtype.kind in "iu":
-            ok = ids < len(self.table)
-            out = np.zeros(len(ids), np.int32)
-            out[ok] = self.table[ids[ok]]
-            return out
-        return (self.index.get_indexer(ids) + 1).astype(np.int32)
-
-
 def _write_shards(folder: Path, dataset, columns, batch_rows, user_col, item_col, weight_col, users, items):
     shards, kept = [], 0
     for k, (where, batch) in enumerate(_batches(dataset, columns, batch_rows)):
-        u = users.rows(_column(batch, user_col, where, "id"))
-        i = items.rows(_column(batch, item_col, where, "id"))
+        u = users.encode(_column(batch, user_col, where, "id")).astype(np.int32)  # 0: an id left out
+        i = items.encode(_column(batch, item_col, where, "id")).astype(np.int32)
         ok = (u > 0) & (i > 0)
         name = f"{k:05d}"
         np.save(folder / f"{name}.user.npy", u[ok])

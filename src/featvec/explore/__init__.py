@@ -5,12 +5,11 @@ it at /explore."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from importlib import resources
 from pathlib import Path
 
 from featvec.explore.data import explorer_data
+from featvec.io.folders import written_folder
 
 STATIC = ("index.html", "explorer.js", "explorer.css")
 
@@ -38,25 +37,14 @@ def write_explorer(payloads: dict, out) -> Path:
     """Write the page for ``payloads`` (name -> ``explorer_data(...)``) into the folder ``out``: index.html,
     its script and style, models.js and data/NAME.js. Opens from disk (file://) or any static server.
     Written beside and renamed into place, so a failed write leaves no half page."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"cannot write the explorer to {out}: it exists and is not a folder")
     for name in payloads:
         if not name or "/" in name or name.startswith("."):
             raise ValueError(f"model name {name!r} cannot name a file")
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        (tmp / "data").mkdir(parents=True)
+    with written_folder(out, "explorer") as tmp:
+        (tmp / "data").mkdir()
         for f in STATIC:
             (tmp / f).write_bytes(static_file(f))
         (tmp / "models.js").write_text(models_script(payloads), encoding="utf-8")
         for name, payload in payloads.items():
             (tmp / "data" / f"{name}.js").write_text(data_script(name, payload), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return Path(out)
