@@ -22,6 +22,14 @@ def available() -> bool:
     return importlib.util.find_spec("faiss") is not None
 
 
+def worth_it(rows: int, model=None) -> bool:
+    """Whether to answer from an index: ``rows`` of ``MIN_ROWS`` or more, faiss installed, and (for a
+    recommender) a score that is a dot product plus biases (no MLP)."""
+    if rows < MIN_ROWS or not available():
+        return False
+    return model is None or getattr(model.net_, "mlp", None) is None
+
+
 def _faiss():
     try:
         import faiss

@@ -32,6 +32,14 @@ def plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def json_value(value):
+    """``plain(value)``, with a missing or non-finite one (NaN, inf, pd.NA, NaT) as None: a JSON cell."""
+    value = plain(value)
+    if value is pd.NA or value is pd.NaT or (isinstance(value, float) and not np.isfinite(value)):
+        return None
+    return value
+
+
 def _first_bad(df: pd.DataFrame, mask: np.ndarray) -> tuple[int, object]:
     pos = int(np.flatnonzero(mask)[0])
     return pos, plain(df.index[pos])

@@ -13,7 +13,7 @@ import torch
 
 from featvec.audience.lookalike import UserVectors, lookalikes
 from featvec.io import persistence
-from featvec.validation import plain
+from featvec.validation import json_value, plain
 from featvec.vectors import Vectors, VectorSet
 
 
@@ -84,7 +84,7 @@ class LookalikeIndex:
         config = {"ids": [plain(v) for v in self.ids], "blocks": list(self.uv_.blocks),
                   "weights": self.uv_.weights, "normalized": self.uv_.normalized,
                   "segments": list(self.segments_),
-                  "attributes": {c: [_cell(v) for v in self.attributes_[c]] for c in self.attributes_.columns}}
+                  "attributes": {c: [json_value(v) for v in self.attributes_[c]] for c in self.attributes_.columns}}
         return persistence.save_state(path, type(self).__name__, config, tensors)
 
     @classmethod
@@ -111,9 +111,3 @@ class LookalikeIndex:
             out.segments_[name] = pos
         return out
 
-
-def _cell(v):
-    v = plain(v)
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    return v

@@ -4,14 +4,13 @@ history and top-K; for a UserModel given users the per-user probabilities; for a
 segment map coloured by match score."""
 from __future__ import annotations
 
-import math
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from featvec import ann
-from featvec.validation import plain
+from featvec.validation import json_value, plain
 
 # tables up to this size get exact neighbours over the whole table; larger ones approximate ones from a faiss
 # index when faiss is installed, else exact ones among the rows shown
@@ -200,10 +199,8 @@ def _cell(v):
     """A JSON value: numbers and text as they are, lists joined, missing as None."""
     if isinstance(v, (list, tuple, np.ndarray)):
         return "|".join(str(x) for x in v)
-    v = plain(v)
-    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and not math.isfinite(v)):
-        return None
-    if isinstance(v, (bool, int, float, str)):
+    v = json_value(v)
+    if v is None or isinstance(v, (bool, int, float, str)):
         return v
     return str(v)
 
@@ -221,8 +218,7 @@ def _add_user_lists(model, out: dict, k: int, history: int = 50) -> None:
     for r in rows:
         items = idx[ptr[r]:ptr[r + 1]][:history] if r + 1 < len(ptr) else []
         hist.append([_cell(item_labels[i - 1]) for i in items])
-    approximate = len(model.items_) - 1 >= ann.MIN_ROWS and ann.available() and getattr(model.net_, "mlp", None) is None
-    recs = model.recommend(ids, k=k, approximate=approximate)
+    recs = model.recommend(ids, k=k, approximate=ann.worth_it(len(model.items_) - 1, model))
     groups = {u: g for u, g in recs.groupby(model.user_col, sort=False)}
     top = []
     for u in ids:

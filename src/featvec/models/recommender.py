@@ -85,7 +85,8 @@ class Recommender(BaseModel):
 
     def _score_rows(self, user_rows: np.ndarray) -> np.ndarray:
         """Scores of the given user rows against every known item (columns = item rows 1..n)."""
-        self.net_.eval()
+        if self.net_.training:  # eval() walks every submodule: a fifth of a one-user call
+            self.net_.eval()
         dev = self._dev
         iv, ib = self._all_items()
         uv, ub = self._encode_all(self.users_, self.net_.users, torch.as_tensor(np.asarray(user_rows), device=dev))
@@ -173,13 +174,7 @@ class Recommender(BaseModel):
         if not ids:
             raise ValueError("no users given")
         rows, _, _ = self._recommend_users(ids, None)
-        if self.net_.training:  # eval() walks every submodule: a fifth of a one-user call
-            self.net_.eval()
-        iv, ib = self._all_items()
-        with torch.no_grad():
-            uv, ub = self._encode_all(self.users_, self.net_.users, torch.as_tensor(rows, device=self._dev))
-            scores = np.array(self._clip_scores(self.net_.score_matrix(uv, ub, iv, ib).cpu().numpy()),
-                              dtype=np.float32)
+        scores = np.array(self._score_rows(rows), dtype=np.float32)
         if filter_seen:
             ptr, idx = cached(self, "_seen_np", lambda: tuple(np.asarray(t) for t in self.seen_))
             for j, r in enumerate(rows):

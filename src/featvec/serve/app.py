@@ -122,6 +122,8 @@ def _audience_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None
         if served.kind != "LookalikeIndex":
             raise ValueError(f"model {name!r} is a {served.kind}; lookalike needs a LookalikeIndex "
                              f"(featvec lookalike ... --save DIR)")
+        from featvec.validation import json_value
+
         index = served.model
         limits.check("seed", body.seed or [], body.top, "top")
         users = index.vectors_["users"]
@@ -133,7 +135,7 @@ def _audience_routes(app: FastAPI, registry: Registry, limits: "Limits") -> None
         n_seed = len(seed) if seed is not None else len(index.members(body.segment))
         results = [s.Match(id=r["id"], score=float(r["score"]), rank=int(r["rank"]),
                            contributions={b[8:]: float(r[b]) for b in blocks},
-                           attributes={a: _json_cell(r[a]) for a in attrs})
+                           attributes={a: json_value(r[a]) for a in attrs})
                    for r in out.to_dict("records")]
         return s.LookalikeResponse(model=name, seed_size=n_seed, results=results)
 
@@ -178,13 +180,6 @@ def _explore_routes(app: FastAPI, registry: Registry, meta: dict, options: dict)
         return Response(body, media_type=types[file.rsplit(".", 1)[-1]])
 
 
-def _json_cell(v):
-    from featvec.validation import plain
-
-    v = plain(v)
-    return None if isinstance(v, float) and v != v else v
-
-
 def _reloading(registry: Registry, every: float | None):
     """The app's lifespan: a thread that refreshes the registry every ``every`` seconds while it runs."""
     @contextlib.asynccontextmanager
@@ -210,9 +205,7 @@ class Limits:
         """Whether to answer from an ANN index: large enough, faiss there, a dot-product score."""
         from featvec import ann
 
-        if not self.ann or rows < ann.MIN_ROWS or not ann.available():
-            return False
-        return model is None or getattr(model.net_, "mlp", None) is None
+        return self.ann and ann.worth_it(rows, model)
 
     def warm(self, model) -> None:
         """Build the caches and ANN indexes requests will use, once, before the model is served (a request

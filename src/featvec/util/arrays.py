@@ -48,12 +48,19 @@ def aligned(a, dtype=np.float32, align: int = 64) -> np.ndarray:
 
 
 @nb.njit(cache=True)
-def _distinct_pairs(u, i, w, n_rows, same_weight):
-    ptr = np.zeros(n_rows + 1, dtype=np.int64)
-    for k in range(u.shape[0]):
-        ptr[u[k] + 1] += 1
-    for r in range(n_rows):
+def _count_ptr(keys, n):
+    """CSR row pointers for non-negative ``keys`` < n: ptr[r]..ptr[r + 1] is where key r's entries go."""
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for k in range(keys.shape[0]):
+        ptr[keys[k] + 1] += 1
+    for r in range(n):
         ptr[r + 1] += ptr[r]
+    return ptr
+
+
+@nb.njit(cache=True)
+def _distinct_pairs(u, i, w, n_rows, same_weight):
+    ptr = _count_ptr(u, n_rows)
     fill = ptr[:-1].copy()
     cols = np.empty_like(i)  # the input's width: int32 rows stay 4 bytes
     wts = np.empty(u.shape[0] if not same_weight else 0, dtype=w.dtype)
@@ -139,11 +146,7 @@ def lookup(x: np.ndarray, lo: int, table: np.ndarray) -> np.ndarray:
 
 @nb.njit(cache=True)
 def _transpose_csr(indptr, indices, conf, n_cols):
-    ptr = np.zeros(n_cols + 1, dtype=np.int64)
-    for k in range(indices.shape[0]):
-        ptr[indices[k] + 1] += 1
-    for c in range(n_cols):
-        ptr[c + 1] += ptr[c]
+    ptr = _count_ptr(indices, n_cols)
     fill = ptr[:-1].copy()
     rows = np.empty(indices.shape[0], dtype=np.int32)
     out = np.empty(indices.shape[0], dtype=conf.dtype)
