@@ -30,3 +30,18 @@ def make_events(n_users: int = 300, seed: int = 0) -> list[dict]:
             else:
                 out.append({**ev, "event_name": "View Project"})
     return out
+
+
+def save_lookalike_index(root, n_users: int) -> None:
+    """Write generated events under ``root`` and save their look-alike index (Games funders) to root/audience
+    with ``featvec lookalike --save``."""
+    import gzip
+    import json
+
+    from featvec.cli import main
+
+    events = root / "events.json.gz"
+    with gzip.open(events, "wt") as fh:
+        json.dump({"data": make_events(n_users)}, fh)
+    assert main(["lookalike", str(events), "--category", "Games", "--out", str(root / "map.html"),
+                 "--save", str(root / "audience")]) == 0

@@ -1,15 +1,13 @@
 """Small saved models of every kind, with metadata, for the explorer and report tests (unit and browser)."""
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import featvec
-from event_fixtures import make_events
+from event_fixtures import save_lookalike_index
 
 GENRES = ["Drama", "Comedy", "Action"]
 
@@ -39,19 +37,13 @@ def user_records() -> pd.DataFrame:
 
 def build(root: Path) -> dict:
     """Save mf, f2v, users and audience under ``root``; returns their paths and the data behind them."""
-    from featvec.cli import main
-
     root = Path(root)
     r = ratings()
     featvec.MatrixFactorization(dim=8, epochs=5).fit(r).save(root / "mf")
     featvec.Feat2Vec(groups=["user_id", "item_id"], dim=4, epochs=1, patience=None).fit(r).save(root / "f2v")
     users = user_records()
     featvec.UserModel(bags=["pages"], targets=["gender"], id_col="uid", epochs=3).fit(users).save(root / "users")
-    events = root / "events.json.gz"
-    with gzip.open(events, "wt") as fh:
-        json.dump({"data": make_events(150)}, fh)
-    assert main(["lookalike", str(events), "--category", "Games", "--out", str(root / "map.html"),
-                 "--save", str(root / "audience")]) == 0
+    save_lookalike_index(root, 150)
     items().to_csv(root / "items.csv", index=False)
     users.assign(pages=users["pages"].map("|".join)).to_csv(root / "users.csv", index=False)
     return {"root": root, "ratings": r, "items": items(), "users": users}

@@ -1,7 +1,6 @@
 """The HTTP service (featvec.serve.app) through FastAPI's test client, and `featvec serve` as a real process."""
 from __future__ import annotations
 
-import gzip
 import json
 import socket
 import subprocess
@@ -21,8 +20,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from featvec.serve import create_app  # noqa: E402
 
 from cli_helpers import assert_one_line_error  # noqa: E402
-from event_fixtures import make_events  # noqa: E402
-from featvec.cli import main  # noqa: E402
+from event_fixtures import save_lookalike_index  # noqa: E402
 
 RATINGS = pd.DataFrame({"user_id": np.repeat(np.arange(1, 31), 6), "item_id": (np.arange(180) * 7) % 25 + 100,
                         "rating": (np.arange(180) % 5 + 1).astype(float)}).drop_duplicates(["user_id", "item_id"])
@@ -37,11 +35,7 @@ def folders(tmp_path_factory):
     featvec.ImplicitRecommender(solver="als", dim=8, iterations=2).fit(RATINGS).save(root / "als")
     featvec.Feat2Vec(groups=["user_id", "item_id"], dim=4, epochs=1, patience=None).fit(RATINGS).save(root / "f2v")
     featvec.UserModel(bags=["items"], targets=["gender"], id_col="uid", epochs=2).fit(USERS).save(root / "users")
-    events = root / "events.json.gz"
-    with gzip.open(events, "wt") as fh:
-        json.dump({"data": make_events(120)}, fh)
-    assert main(["lookalike", str(events), "--category", "Games", "--out", str(root / "map.html"),
-                 "--save", str(root / "audience")]) == 0
+    save_lookalike_index(root, 120)
     return root
 
 
