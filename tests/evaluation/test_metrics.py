@@ -236,3 +236,13 @@ def test_error_unknown_metric():
 def test_error_user_count_mismatch():
     with pytest.raises(ValueError, match="truth has 2 users, ranked lists have 1"):
         hits(np.array([[1, 2]]), csr([[1], [2]]))
+
+
+def test_hits_read_unsorted_and_sliced_truth_rows():
+    from featvec.evaluation.metrics import hits
+
+    ranked = np.array([[4, 0, 2], [1, -1, 9]])
+    want = [[True, False, True], [False, False, True]]
+    np.testing.assert_array_equal(hits(ranked, (np.array([0, 2, 4]), np.array([2, 4, 9, 3]))), want)
+    # rows starting past 0 (a slice of a larger CSR whose first rows are left out)
+    np.testing.assert_array_equal(hits(ranked, (np.array([1, 3, 5]), np.array([7, 4, 2, 9, 3]))), want)

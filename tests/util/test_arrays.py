@@ -93,3 +93,28 @@ def test_in_csr_finds_exactly_the_stored_pairs():
     qr, qc = rng.integers(-1, 62, 5000), rng.integers(0, 300, 5000)
     stored = set(zip(r.tolist(), c.tolist()))
     assert in_csr(ptr, idx, qr, qc).tolist() == [(a, b) in stored for a, b in zip(qr.tolist(), qc.tolist())]
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_distinct_csr_is_the_sorted_distinct_pairs_per_row(dtype):
+    from featvec.util.arrays import distinct_csr
+
+    rng = np.random.default_rng(1)
+    r, c = rng.integers(0, 40, 3000).astype(dtype), rng.integers(0, 90, 3000).astype(dtype)
+    ptr, idx = distinct_csr(r, c, 45)
+    assert idx.dtype == dtype and ptr.dtype == np.int64 and len(ptr) == 46
+    pairs = sorted(set(zip(r.tolist(), c.tolist())))
+    assert [(row, int(col)) for row in range(45) for col in idx[ptr[row]:ptr[row + 1]]] == pairs
+    with pytest.raises(ValueError, match="row indices"):
+        distinct_csr(np.array([0, 5]), np.array([1, 2]), 5)
+
+
+def test_row_hits_and_rows_sorted():
+    from featvec.util.arrays import row_hits, rows_sorted
+
+    ptr, idx = np.array([0, 2, 2, 5]), np.array([3, 7, 1, 4, 9])
+    ranked = np.array([[7, -1, 3], [1, 3, 0], [9, 2, 1]])
+    np.testing.assert_array_equal(row_hits(ptr, idx, ranked), [[True, False, True], [False, False, False],
+                                                               [True, False, True]])
+    assert rows_sorted(ptr, idx) and rows_sorted(np.array([0, 3]), np.array([2, 2, 5]))
+    assert not rows_sorted(ptr, np.array([3, 7, 4, 1, 9]))

@@ -16,23 +16,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from featvec.util.arrays import unique
+from featvec.util.arrays import row_hits, rows_sorted, unique
 
 METRICS = ("recall", "ndcg", "precision", "hit_rate", "map")
 
 
 def hits(ranked: np.ndarray, truth: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Boolean [n_users, k]: is the item at each rank one of the user's held-out items?"""
+    """Boolean [n_users, k]: is the item at each rank one of the user's held-out items? A binary search in the
+    user's sorted held-out items per rank (rows not sorted are sorted first)."""
     ranked = np.asarray(ranked, dtype=np.int64)
-    indptr, indices = (np.asarray(a, dtype=np.int64) for a in truth)
+    indptr, indices = np.asarray(truth[0], dtype=np.int64), np.asarray(truth[1])
     n, k = ranked.shape
     if len(indptr) != n + 1:
         raise ValueError(f"truth has {len(indptr) - 1} users, ranked lists have {n}")
-    width = int(max(ranked.max(initial=0), indices.max(initial=0))) + 2
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-    keys = unique(rows * width + indices)
-    cand = np.arange(n, dtype=np.int64)[:, None] * width + ranked
-    return np.isin(cand, keys) & (ranked >= 0)
+    if not rows_sorted(indptr, indices):
+        rows = np.repeat(np.arange(n), np.diff(indptr))
+        indices = indices[indptr[0]:][np.lexsort((indices[indptr[0]:indptr[-1]], rows))]
+        indptr = indptr - indptr[0]
+    return row_hits(indptr, indices, ranked)
 
 
 def _n_truth(truth) -> np.ndarray:

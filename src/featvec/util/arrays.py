@@ -5,6 +5,8 @@ about fifteen times slower than a sort on millions of values (4.8 s against 0.3 
 ``distinct_pairs``: (row, column) pairs to sorted distinct pairs with summed weights, by a counting sort on
 the rows and a small sort per row (0.5 s for 16M pairs, against 2.6 s for a sort of the combined keys).
 ``lookup_table`` / ``lookup``: integer ids to their positions through a dense table.
+``in_csr`` / ``row_hits``: membership in a CSR with sorted rows by binary search (no sorted copies);
+``distinct_csr``: (row, column) pairs to a CSR of distinct pairs by the same counting pass.
 """
 from __future__ import annotations
 
@@ -190,3 +192,70 @@ def in_csr(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cols: np.n
     pair, no memory beside the answer (np.isin over pair codes sorted copies of both sides: GBs at 200M)."""
     return _in_csr(np.ascontiguousarray(indptr), np.ascontiguousarray(indices), np.ascontiguousarray(rows),
                    np.ascontiguousarray(cols))
+
+
+@nb.njit(cache=True)
+def _row_hits(ptr, idx, ranked):
+    out = np.zeros(ranked.shape, dtype=np.bool_)
+    for r in range(ranked.shape[0]):
+        a, b = ptr[r], ptr[r + 1]
+        for j in range(ranked.shape[1]):
+            c = ranked[r, j]
+            if c < 0:
+                continue
+            lo, hi = a, b
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if idx[mid] < c:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            out[r, j] = lo < b and idx[lo] == c
+    return out
+
+
+def row_hits(indptr: np.ndarray, indices: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """Boolean [n, k]: is ``ranked[r, j]`` stored in row r of the CSR (columns sorted within each row; -1 never
+    is)? A binary search per cell: no memory beside the answer."""
+    return _row_hits(np.ascontiguousarray(indptr), np.ascontiguousarray(indices), np.ascontiguousarray(ranked))
+
+
+def rows_sorted(indptr: np.ndarray, indices: np.ndarray) -> bool:
+    """Whether the columns of every CSR row are in non-decreasing order."""
+    indptr, indices = np.asarray(indptr), np.asarray(indices)
+    if indices.size < 2:
+        return True
+    down = np.flatnonzero(indices[1:] < indices[:-1]) + 1  # positions where a column decreases
+    return bool(np.isin(down, indptr).all())  # ... are allowed only where a row starts
+
+
+@nb.njit(cache=True)
+def _distinct_csr(rows, cols, n_rows):
+    ptr = _count_ptr(rows, n_rows)
+    fill = ptr[:-1].copy()
+    grouped = np.empty_like(cols)
+    for k in range(rows.shape[0]):
+        grouped[fill[rows[k]]] = cols[k]
+        fill[rows[k]] += 1
+    out_ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    m = 0
+    for r in range(n_rows):
+        seg = np.sort(grouped[ptr[r]:ptr[r + 1]])
+        for k in range(seg.shape[0]):
+            if k == 0 or seg[k] != seg[k - 1]:
+                grouped[m] = seg[k]  # m <= ptr[r] + k: writes never pass what is still to be read
+                m += 1
+        out_ptr[r + 1] = m
+    return out_ptr, grouped[:m].copy()
+
+
+def distinct_csr(rows: np.ndarray, cols: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (row, col) pairs of non-negative integer arrays as CSR (int64 row pointers; columns sorted
+    within each row, in the columns' integer width): a counting pass over the rows, a small sort per row."""
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    narrow = rows.dtype == np.int32 and cols.dtype == np.int32
+    rows = np.ascontiguousarray(rows, dtype=np.int32 if narrow else np.int64)
+    cols = np.ascontiguousarray(cols, dtype=np.int32 if narrow else np.int64)
+    if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n_rows):
+        raise ValueError(f"row indices must lie in 0..{n_rows - 1}")
+    return _distinct_csr(rows, cols, int(n_rows))
