@@ -64,7 +64,12 @@ def _pick_real_values(ent: np.ndarray, values: np.ndarray, is_ph: np.ndarray, or
     count) rows of the entities with two or more real values."""
     real = pd.DataFrame({"e": ent[~is_ph], "v": values[~is_ph], "pos": order[~is_ph]})
     stats = real.groupby(["e", "v"], sort=False).agg(n=("pos", "size"), last=("pos", "max"), first=("pos", "min"))
-    stats = stats.reset_index()
+    return pick_from_stats(stats.reset_index(), conflict)
+
+
+def pick_from_stats(stats: pd.DataFrame, conflict: str):
+    """``_pick_real_values`` from the (entity e, real value v, count n, first / last position) rows, in the
+    order the pairs were first seen: also what the streaming pipeline computes chunk by chunk."""
     n_real = stats.groupby("e", sort=False)["v"].transform("size")
     if conflict == "mode":
         pick = stats.sort_values(["e", "n", "last"]).groupby("e", sort=False).tail(1)
