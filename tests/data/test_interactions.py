@@ -71,6 +71,28 @@ def test_a_fit_from_the_folder_is_the_fit_from_the_frame(tmp_path, solver):
     pd.testing.assert_frame_equal(a.recommend([1, 2, 3], k=5), b.recommend([1, 2, 3], k=5))
 
 
+@pytest.mark.parametrize("engine", [{}, {"batch_size": 64, "optimizer": "adam"}], ids=["fused", "torch"])
+def test_a_rating_fit_from_the_folder_is_the_fit_from_the_frame(tmp_path, engine):
+    """MatrixFactorization reads the folder's weight column as the rating: the same model as from the frame."""
+    df = events()
+    data = Interactions(ingest(write(df, tmp_path / "src", "parquet"), tmp_path / "enc", weight_col="plays"))
+    params = dict(dim=8, epochs=2, rating_col="plays", implicit=True, seed=3, **engine)
+    a = featvec.MatrixFactorization(**params).fit(df)
+    b = featvec.MatrixFactorization(**params).fit(data)
+    np.testing.assert_array_equal(a.vectors_["items"].matrix, b.vectors_["items"].matrix)
+    np.testing.assert_array_equal(a.predict(df.head(50)), b.predict(df.head(50)))
+    # held-out rows come from the folder's rows (its vocabularies hold every id: ingest saw them all)
+    c = featvec.MatrixFactorization(**params, valid_frac=0.1).fit(data)
+    assert len(c.history_) == 2 and np.isfinite(c.history_[-1]["valid_loss"])
+    with pytest.raises(ValueError, match="this model reads .* rating_col='rating'"):
+        featvec.MatrixFactorization().fit(data)
+    bare = Interactions(ingest(write(df, tmp_path / "src2", "parquet"), tmp_path / "enc2"))
+    with pytest.raises(ValueError, match="weight=None; this model reads .* rating_col='plays'"):
+        featvec.MatrixFactorization(rating_col="plays").fit(bare)
+    with pytest.raises(ValueError, match="min_count=2 does not apply to an ingested folder"):
+        featvec.MatrixFactorization(rating_col="plays", min_count=2).fit(data)
+
+
 def test_min_count_leaves_out_rare_ids_and_their_rows(tmp_path):
     df = events()
     data = Interactions(ingest(write(df, tmp_path / "src", "csv"), tmp_path / "enc", min_count=5))
@@ -164,7 +186,11 @@ def test_cli_ingest_and_fit_from_the_folder(tmp_path, capsys):
     assert "wrote 6,000 rows" in out and "fitted ImplicitRecommender(ALS" in out
     model = featvec.load(tmp_path / "m")
     assert model.weight_col == "plays" and len(model.recommend([1], k=3)) == 3
-    assert main(["fit", "--data-dir", str(tmp_path / "enc"), "--model", "mf"]) == 2
-    assert "--data-dir trains --model implicit" in capsys.readouterr().err
+    assert main(["fit", "--data-dir", str(tmp_path / "enc"), "--model", "mf", "--epochs", "2",
+                 "--out", str(tmp_path / "mf")]) == 0
+    assert "fitted MatrixFactorization(dim=128) on 6,000 rows" in capsys.readouterr().out
+    assert featvec.load(tmp_path / "mf").rating_col == "plays"
+    assert main(["fit", "--data-dir", str(tmp_path / "enc"), "--model", "deep"]) == 2
+    assert "--data-dir trains --model implicit (ALS or BPR) or mf" in capsys.readouterr().err
     with pytest.raises(ValueError, match="this model reads user_col='user'"):
         featvec.ImplicitRecommender(user_col="user", solver="als").fit(Interactions(tmp_path / "enc"))

@@ -83,24 +83,31 @@ def _write_split(path: Path, train: pd.DataFrame, test: pd.DataFrame | None) -> 
 
 
 def _fit_data_dir(args) -> int:
-    """An ImplicitRecommender from an ingested folder (featvec ingest), without the raw log."""
-    from featvec import ImplicitRecommender
+    """A MatrixFactorization (the folder's weight column as the rating) or an ImplicitRecommender from an
+    ingested folder (featvec ingest), without the raw log."""
+    from featvec import ImplicitRecommender, MatrixFactorization
     from featvec.data import Interactions
 
-    if args.model != "implicit":
-        raise ValueError(f"--data-dir trains --model implicit (ALS or BPR), not --model {args.model}")
+    if args.model not in ("implicit", "mf"):
+        raise ValueError(f"--data-dir trains --model implicit (ALS or BPR) or mf, not --model {args.model}")
     for flag, value in (("--test-frac", args.test_frac), ("--min-rating", args.min_rating)):
         if value is not None:
             raise ValueError(f"{flag} does not apply to --data-dir (split or filter before featvec ingest)")
     data = Interactions(Path(args.data_dir).expanduser())
     cols = data.columns
-    params = {"user_col": cols["user"], "item_col": cols["item"], "weight_col": cols.get("weight"), "seed": args.seed,
-              "show_progress": args.progress, "loss": args.loss, "solver": args.solver,
-              **_training_options(args, ImplicitRecommender)}
-    model = ImplicitRecommender(**params).fit(data)
-    what = "ALS" if args.solver == "als" else args.loss
-    print(f"fitted ImplicitRecommender({what}, dim={model.dim}) on {data.rows:,} interactions from {data.path} "
-          f"({len(data.users):,} users, {len(data.items):,} items)")
+    common = {"user_col": cols["user"], "item_col": cols["item"], "seed": args.seed, "show_progress": args.progress}
+    if args.model == "mf":
+        if cols.get("weight") is None:
+            raise ValueError(f"{data.path} has no weight column to read as the rating: ingest with --weight-col")
+        model = MatrixFactorization(**common, rating_col=cols["weight"],
+                                    **_training_options(args, MatrixFactorization)).fit(data)
+        what = f"MatrixFactorization(dim={model.dim})"
+    else:
+        model = ImplicitRecommender(**common, weight_col=cols.get("weight"), loss=args.loss, solver=args.solver,
+                                    **_training_options(args, ImplicitRecommender)).fit(data)
+        what = f"ImplicitRecommender({'ALS' if args.solver == 'als' else args.loss}, dim={model.dim})"
+    print(f"fitted {what} on {data.rows:,} rows from {data.path} ({len(data.users):,} users, "
+          f"{len(data.items):,} items)")
     if model.history_:
         print(pd.DataFrame(model.history_).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.out:
@@ -157,8 +164,8 @@ def add_parser(sub, model_options=()) -> None:
     src.add_argument("--ratings", metavar="FILE", help="ratings file (user, item, rating columns)")
     src.add_argument("--dataset", metavar="NAME", help="a MovieLens dataset by name: ml-100k, ml-latest-small, ...")
     src.add_argument("--records", metavar="FILE", help="any table of records, for --model feat2vec")
-    src.add_argument("--data-dir", metavar="DIR", help="an ingested folder (featvec ingest), for --model implicit: "
-                     "trains without loading the raw log")
+    src.add_argument("--data-dir", metavar="DIR", help="an ingested folder (featvec ingest), for --model implicit or "
+                     "mf (its weight column the rating): trains without loading the raw log")
     add_data(p)
     add_cols(p, ("user_id", "item_id", "rating"))
     p.add_argument("--model", choices=["mf", "deep", "implicit", "feat2vec", "user"], default="mf",
@@ -178,6 +185,9 @@ def add_parser(sub, model_options=()) -> None:
     t.add_argument("--valid-frac", type=float, help="hold out this fraction to report a validation loss each epoch")
     t.add_argument("--test-frac", type=float, help="hold out this fraction as a test set and print its RMSE/MAE "
                                                     "(implicit: of each user's rows, and print ranking metrics)")
+    t.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train data-parallel in N processes on this machine (gloo over loopback, the cores shared "
+                        "out; rank 0 saves); several machines: torchrun, see docs/distributed.md")
     t.add_argument("--progress", action="store_true", help="show a progress bar")
     t.add_argument("--out", metavar="DIR", help="save the fitted model to this folder")
     p.set_defaults(func=cmd_fit)

@@ -194,3 +194,27 @@ def _concat(a, b):
         return EncodedBag(torch.cat([a.indptr, b.indptr[1:] + a.indptr[-1]]),
                           torch.cat([a.indices, b.indices]), torch.cat([a.weights, b.weights]))
     return torch.cat([a, b])
+
+
+def folder_tables(data, user_col: str, item_col: str, weight_col: str | None, what: str, min_count: int = 1,
+                  user_features=None, item_features=None) -> tuple["EntityTable", "EntityTable"]:
+    """The user and item tables of an ingested folder (``featvec.data.Interactions``): its vocabularies, in
+    its row order (the shards' rows are the tables' rows). ``weight_col``: the column the model reads as the
+    weight (``what`` names it in the error)."""
+    if user_features is not None or item_features is not None:
+        raise ValueError("an ingested folder trains id vectors only: leave user_features / item_features out")
+    if min_count != 1:
+        raise ValueError(f"min_count={min_count} does not apply to an ingested folder: ingest applies it "
+                         "(featvec.data.ingest(..., min_count=N), featvec ingest --min-count N)")
+    cols = data.columns
+    if (cols["user"], cols["item"]) != (user_col, item_col) or cols.get("weight") != weight_col:
+        raise ValueError(f"{data.path} holds columns user={cols['user']!r}, item={cols['item']!r}, "
+                         f"weight={cols.get('weight')!r}; this model reads user_col={user_col!r}, "
+                         f"item_col={item_col!r}, {what}={weight_col!r}")
+    tables = []
+    for col, values in ((user_col, data.users), (item_col, data.items)):
+        table = EntityTable(col, None, 1).fit(pd.Series(values, dtype=object), None, str(data.path))
+        if list(table.vocab.values) != values:
+            raise ValueError(f"{data.path}: the {col!r} ids are not in the order featvec sorts them")
+        tables.append(table)
+    return tables[0], tables[1]

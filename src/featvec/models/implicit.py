@@ -12,6 +12,8 @@ import torch
 from featvec.evaluation.ranking import csr_from_pairs
 from featvec.fused.train import fit_pairs
 from featvec.io.persistence import register
+from featvec.models.entities import folder_tables
+from featvec.models.params import trainer_settings
 from featvec.models.recommender import Recommender
 from featvec.nn.fold_in import FoldInNet
 from featvec.nn.losses import LOSSES
@@ -121,8 +123,11 @@ class ImplicitRecommender(Recommender):
     seed : int, default 0
         Seed of the validation split, the initial vectors and the negative draws.
     device : str, default "cpu"
-        "cpu", "cuda" (or any torch device), or "auto": a CUDA GPU, else Apple's MPS, else the CPU. The fused SGD
-        and ALS run on the CPU; on another device SGD trains through torch.
+        "cpu", "cuda" (or any torch device), or "auto": a CUDA GPU, else Apple's MPS, else the CPU. ALS solves
+        on the device (its CG steps in torch on a GPU); the fused SGD runs on the CPU; on another device SGD
+        trains through torch, and the per-example settings (batch_size 1, optimizer "sgd") become batches of
+        1,024 with Adam at lr 0.003 (``featvec.models.params.GPU_BATCHES``; ML-100K recall@20 0.343 against
+        the fused BPR's 0.370).
     show_progress : bool or "auto", default "auto"
         SGD: a tqdm progress bar, shown once a fit has run 3 seconds; "auto": only when stderr is a terminal.
     callbacks : sequence of Callback, default ()
@@ -274,23 +279,10 @@ class ImplicitRecommender(Recommender):
 
     def _encoded(self, data, user_features, item_features):
         """Entity tables from an ingested folder's vocabularies (its rows are theirs) and its arrays."""
-        from featvec.models.entities import EntityTable
-
-        if user_features is not None or item_features is not None:
-            raise ValueError("an ingested folder trains id vectors only: leave user_features / item_features out")
-        cols = data.columns
-        if (cols["user"], cols["item"]) != (self.user_col, self.item_col) or cols.get("weight") != self.weight_col:
-            raise ValueError(f"{data.path} holds columns user={cols['user']!r}, item={cols['item']!r}, "
-                             f"weight={cols.get('weight')!r}; this model reads user_col={self.user_col!r}, "
-                             f"item_col={self.item_col!r}, weight_col={self.weight_col!r}")
-        tables = []
-        for col, values in ((self.user_col, data.users), (self.item_col, data.items)):
-            table = EntityTable(col, None, self.min_count).fit(pd.Series(values, dtype=object), None, str(data.path))
-            if list(table.vocab.values) != values:
-                raise ValueError(f"{data.path}: the {col!r} ids are not in the order featvec sorts them")
-            tables.append(table)
+        users, items = folder_tables(data, self.user_col, self.item_col, self.weight_col, "weight_col",
+                                     self.min_count, user_features, item_features)
         u, i, w = data.arrays()
-        return tables[0], tables[1], (u, i, np.ones(1) if w is None else w)
+        return users, items, (u, i, np.ones(1) if w is None else w)
 
     def _check_negatives(self, per_user: np.ndarray, n_items: int) -> None:
         """Sampled losses need items a user did not interact with: refuse data where no user has one."""
@@ -349,8 +341,10 @@ class ImplicitRecommender(Recommender):
                                       seed=self.seed, valid=valid_fn, patience=self.patience,
                                       callbacks=self.callbacks, show_progress=self.show_progress)
             return self.trainer_.history
-        self.trainer_ = Trainer(self.epochs, self.batch_size, self._lr(), self.optimizer, self.weight_decay,
-                                self.schedule, self.patience, self.seed, self.show_progress, self.callbacks)
+        run = trainer_settings(self, device, "pairs")  # on a GPU the per-example settings train in batches
+        self.trainer_ = Trainer(self.epochs, run["batch_size"], run["lr"] or self._lr(), run["optimizer"],
+                                self.weight_decay, self.schedule, self.patience, self.seed, self.show_progress,
+                                self.callbacks)
         return self.trainer_.fit(net, self._pair_rows(u, i, w, device, self.seed), device, valid)
 
     def _after_fit(self, net: ImplicitNet, train, valid) -> None:
@@ -376,7 +370,7 @@ class ImplicitRecommender(Recommender):
             t0 = time.perf_counter()
 
         X, Y = als(C, len(self.items_), self.dim, self._reg(), self.iterations, self.cg_steps, self.seed,
-                   callback=log, reg_exponent=self.reg_exponent)
+                   callback=log, reg_exponent=self.reg_exponent, device=net.users.tables[0].weight.device)
         X[0].zero_()
         Y[0].zero_()
         with torch.no_grad():

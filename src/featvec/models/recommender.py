@@ -16,7 +16,8 @@ from featvec.evaluation.ranking import csr_from_pairs
 from featvec.fused.train import fit_ratings
 from featvec.io import persistence
 from featvec.models.base import BaseModel
-from featvec.models.entities import ID, EntityTable
+from featvec.models.entities import ID, EntityTable, folder_tables
+from featvec.models.params import trainer_settings
 from featvec.nn.objectives import mean_logit
 from featvec.nn.recommender import RecommenderNet
 from featvec.schema import Feature, feature_from_dict
@@ -370,7 +371,8 @@ class RatingRecommender(Recommender):
 
     def fit(self, ratings: pd.DataFrame, user_features: pd.DataFrame | None = None,
             item_features: pd.DataFrame | None = None, valid: pd.DataFrame | None = None):
-        """Learn from ``ratings`` (user, item, rating columns); side tables are keyed by the id column.
+        """Learn from ``ratings`` (user, item, rating columns), or an ingested folder
+        (``featvec.data.Interactions``, its weight column the rating); side tables are keyed by the id column.
 
         ``valid`` (or ``valid_frac`` of the ratings, drawn with ``seed``) is scored every epoch; with
         ``patience`` training stops early and keeps the best epoch.
@@ -383,6 +385,16 @@ class RatingRecommender(Recommender):
             self._refuse_weight_decay("per-rating SGD (optimizer='sgd', batch_size=1)")
 
     def _prepare(self, ratings: pd.DataFrame, spec, what: str, user_features=None, item_features=None) -> dict:
+        from featvec.data import Interactions
+
+        if isinstance(ratings, Interactions):  # an ingested folder: its weight column is the rating
+            tables = folder_tables(ratings, self.user_col, self.item_col, self.rating_col, "rating_col",
+                                   self.min_count, user_features, item_features)
+            u, i, w = ratings.arrays()
+            if w is None:
+                raise ValueError(f"{ratings.path} has no weight column: ingest it with the rating as the weight "
+                                 f"(featvec ingest --weight-col {self.rating_col})")
+            return {"tables": tables, "u": u, "i": i, "y": w.astype(np.float64), "side": (None, None)}
         df = self._check_ratings(ratings, "ratings", True)
         return {"df": df, "y": numeric_values(df, self.rating_col, "ratings"), "side": (user_features, item_features)}
 
@@ -390,16 +402,22 @@ class RatingRecommender(Recommender):
         return {"df": self._check_ratings(valid, "valid", need_rating=False)}
 
     def _n_rows(self, part: dict) -> int:
-        return len(part["df"])
+        return len(part["y"])
 
     def _take(self, part: dict, pos: np.ndarray) -> dict:
+        if "tables" in part:
+            return {**part, "u": part["u"][pos], "i": part["i"][pos], "y": part["y"][pos]}
         return {"df": part["df"].iloc[pos], "y": part["y"][pos], "side": part["side"]}
 
     def _fit_encoders(self, part: dict) -> None:
         """The user and item tables, each user's training items, the range of the ratings."""
-        df, y, dev = part["df"], part["y"], resolve_device(self.device)
-        users, items = self._fit_entities(df, *part["side"])
-        u_rows, i_rows = users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy())
+        y, dev = part["y"], resolve_device(self.device)
+        if "tables" in part:
+            (users, items), u_rows, i_rows = part["tables"], part["u"], part["i"]
+        else:
+            df = part["df"]
+            users, items = self._fit_entities(df, *part["side"])
+            u_rows, i_rows = users.rows(df[self.user_col].to_numpy()), items.rows(df[self.item_col].to_numpy())
         seen_ptr, seen_idx = csr_from_pairs(u_rows, i_rows, len(users))
         if self.implicit:
             users.add_bag(IMPLICIT, EncodedBag.from_csr(seen_ptr, seen_idx, "sqrt"), len(items))
@@ -409,14 +427,17 @@ class RatingRecommender(Recommender):
 
     def _rows(self, part: dict, device, training: bool):
         """Training: (rows, user rows, item rows, ratings); validation: rows."""
-        if not training:
+        if not training and "tables" not in part:
             return self._rating_rows(part["df"], "valid", device)
-        df, y = part["df"], part["y"]
-        u_rows = self.users_.rows(df[self.user_col].to_numpy())
-        i_rows = self.items_.rows(df[self.item_col].to_numpy())
+        y = part["y"]
+        if "tables" in part:  # the folder's rows are the tables' rows
+            u_rows, i_rows = part["u"].astype(np.int64), part["i"].astype(np.int64)
+        else:
+            u_rows = self.users_.rows(part["df"][self.user_col].to_numpy())
+            i_rows = self.items_.rows(part["df"][self.item_col].to_numpy())
         rows = RatingRows(self.users_, self.items_, torch.as_tensor(u_rows, device=device),
                           torch.as_tensor(i_rows, device=device), torch.tensor(y, dtype=torch.float32, device=device))
-        return rows, u_rows, i_rows, y
+        return rows if not training else (rows, u_rows, i_rows, y)
 
     def _build_net(self, data: dict, train, valid, device) -> RecommenderNet:
         y_range = self.rating_range_ if self.y_range == "auto" else self.y_range
@@ -437,9 +458,10 @@ class RatingRecommender(Recommender):
                                         seed=self.seed, valid=valid_fn, patience=self.patience,
                                         callbacks=self.callbacks, show_progress=self.show_progress)
             return self.trainer_.history
-        self.trainer_ = Trainer(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
-                                self.schedule, self.patience, self.seed, self.show_progress, self.callbacks,
-                                precision=self.precision)
+        run = trainer_settings(self, device, "ratings")  # on a GPU the per-example settings train in batches
+        self.trainer_ = Trainer(self.epochs, run["batch_size"], run["lr"] or self.lr, run["optimizer"],
+                                self.weight_decay, self.schedule, self.patience, self.seed, self.show_progress,
+                                self.callbacks, precision=self.precision)
         return self.trainer_.fit(net, rows, device, valid)
 
     def _after_fit(self, net: RecommenderNet, train, valid) -> None:
