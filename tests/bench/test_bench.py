@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import featvec
 from featvec.bench import main, markdown, run_protocol_e, write_report
 from featvec.bench import ratings as protocol_e
 from featvec.bench.measure import run_job
@@ -260,3 +261,37 @@ def test_protocol_t_on_a_small_generated_set(tmp_path):
     text = (tmp_path / "T.md").read_text()
     assert "## synthetic-20k" in text and "featvec.MatrixFactorization" in text and "GB/s" in text
     assert len((tmp_path / "T.jsonl").read_text().splitlines()) == 2 == len(lines)
+
+
+def test_data_parallel_systems_fit_what_one_process_with_their_threads_fits(tiny, tmp_path):
+    """Protocol E's opt-in ``[nproc=2]`` systems: the same fit in two processes (one thread each here);
+    protocol I's resolve by name."""
+    import os
+
+    from featvec.bench import implicit, ratings
+
+    spec = {"model": {"dim": 4, "epochs": 2}, "fit": {}, "cls": "MatrixFactorization"}
+    systems = {"one": lambda d, data: spec, "two": lambda d, data: {**spec, "nproc": 2}}
+    before = featvec.get_num_threads()
+    featvec.set_num_threads(2 * max(1, (os.cpu_count() or 1) // 2))
+    try:
+        rows = run_protocol_e(datasets=["tiny"], seeds=[0], systems=systems, peers=False, out_dir=None,
+                              emit=None, frames={"tiny": tiny}, isolate=False)
+    finally:
+        featvec.set_num_threads(before)
+    assert rows[1]["params"]["nproc"] == 2 and "nproc" not in rows[0]["params"]
+    assert rows[1]["rmse"] == pytest.approx(rows[0]["rmse"], abs=1e-5)
+    assert list(ratings.select_systems(["featvec.MatrixFactorization()[nproc=2]"]).values())[0]("x", None)["nproc"] == 2
+    grid = implicit.select_systems(["featvec.ImplicitRecommender[als-freq,nproc=2]"])
+    assert all(g["nproc"] == 2 and g["solver"] == "als" for g in next(iter(grid.values())))
+
+
+def test_protocols_t_and_s_take_a_device_for_featvec_only():
+    from featvec.bench.measure import gpu_memory
+    from featvec.bench.throughput import Job
+
+    assert gpu_memory("cpu") == {}
+    job = Job("featvec.MatrixFactorization", "ml-100k", 0, 1, ".", None, device="cuda")
+    assert job._params["device"] == "cuda"
+    assert "device" not in Job("featvec.MatrixFactorization", "ml-100k", 0, 1, ".", None)._params
+    assert "device" not in Job("surprise.SVD", "ml-100k", 0, 1, ".", None, device="cuda")._params

@@ -53,3 +53,20 @@ def test_init_stores_the_arguments_as_given():
     layers = (16, 8)
     m = featvec.DeepRecommender(layers=layers, dim=7, lr=0.5)
     assert m.layers is layers and m.dim == 7 and m.lr == 0.5
+
+
+def test_the_per_example_settings_train_in_batches_off_the_cpu():
+    """What a GPU fit of the fused presets' defaults runs (the Trainer's settings; no GPU needed to check)."""
+    import torch
+
+    import featvec
+    from featvec.models.params import GPU_BATCHES, trainer_settings
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    mf, bpr = featvec.MatrixFactorization(), featvec.ImplicitRecommender()
+    assert trainer_settings(mf, cuda, "ratings") == GPU_BATCHES["ratings"] == {"batch_size": 4096,
+                                                                               "optimizer": "adam", "lr": 1e-2}
+    assert trainer_settings(bpr, cuda, "pairs")["batch_size"] == 1024
+    assert trainer_settings(mf, cpu, "ratings") == {"batch_size": 1, "optimizer": "sgd", "lr": None}
+    own = featvec.MatrixFactorization(batch_size=256, optimizer="adamw")
+    assert trainer_settings(own, cuda, "ratings") == {"batch_size": 256, "optimizer": "adamw", "lr": None}

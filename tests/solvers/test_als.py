@@ -244,3 +244,21 @@ def test_solve_side_chunks_of_empty_rows_and_empty_matrix():
     conf[0, [1, 2]] = [2.0, 3.0]
     np.testing.assert_allclose(X.numpy(), exact_solution(Y.numpy(), mask, conf, REG), atol=1e-8)
     np.testing.assert_array_equal(fold_in(Y, CSRMatrix([0, 0, 0], [], []), REG).numpy(), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("steps", [2, K + 4])
+def test_the_torch_solver_takes_the_fused_kernels_steps(steps):
+    """solve_side_torch (what a GPU runs) against the numba kernel, on the CPU: the same CG steps, row by
+    row (few steps: mid-way; many: converged, where rows stop early), and the same rows only."""
+    from featvec.solvers.als import solve_side_torch
+
+    C, mask, conf = random_problem(8)
+    rng = np.random.default_rng(9)
+    Y = torch.as_tensor(rng.normal(size=(N_ITEMS, K)))
+    X0 = torch.as_tensor(rng.normal(scale=0.1, size=(N_USERS, K)))
+    fused, torched = X0.clone(), X0.clone()
+    reg = REG * (1.0 + C.indptr.diff().to(torch.float64))
+    solve_side(fused, Y, C, reg, cg_steps=steps, rows=(2, 25))
+    solve_side_torch(torched, Y, C, reg, cg_steps=steps, rows=(2, 25), chunk_nnz=7)
+    np.testing.assert_allclose(torched.numpy(), fused.numpy(), rtol=1e-7, atol=1e-9)
+    np.testing.assert_array_equal(torched.numpy()[:2], X0.numpy()[:2])

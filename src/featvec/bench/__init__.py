@@ -20,7 +20,8 @@ __all__ = ["main", "run_protocol_e", "run_protocol_i", "run_protocol_f", "FEATVE
 
 
 def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, seeds: Iterable[int] = (0, 1, 2),
-         peers=True, out_dir="bench-results", systems=None, threads: Iterable[int] | None = None) -> int:
+         peers=True, out_dir="bench-results", systems=None, threads: Iterable[int] | None = None,
+         device: str = "cpu") -> int:
     """Run ``protocol``: JSON lines on stdout (one per system, dataset and seed), the markdown table and the
     JSONL in ``out_dir``. Returns 0, or 1 when a featvec system failed (failing peers are reported in their
     rows and do not change the exit status). Progress goes to stderr.
@@ -41,7 +42,7 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
 
         rows = run_protocol_t(data_dir, datasets=tuple(datasets) if datasets else T_DATASETS, seeds=seeds,
                               systems=systems, peers=peers, out_dir=out_dir, threads=threads or THREADS,
-                              emit=emit, log=log)
+                              emit=emit, log=log, device=device)
         return 1 if any("error" in r and r["system"].startswith("featvec.") for r in rows) else 0
     if p == "U":
         from featvec.bench.user_model import run_protocol_u
@@ -66,7 +67,7 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
 
         sizes = [str(d).replace("synthetic-", "") for d in datasets] if datasets else ["20M"]
         rows = run_protocol_s(sizes, seeds=seeds, peers=peers, out_dir=out_dir,
-                              emit=emit, log=log)
+                              emit=emit, log=log, device=device)
         return 1 if any("error" in r and r["system"].startswith("featvec.") for r in rows) else 0
     runner = {"E": run_protocol_e, "I": run_protocol_i, "F": run_protocol_f}[p]
     default = {"E": DATASETS, "I": I_DATASETS, "F": F_DATASETS}[p]

@@ -43,6 +43,9 @@ FEATVEC_GRIDS: dict[str, list[dict]] = {
     "featvec.ImplicitRecommender[bpr]": [{"loss": "bpr", "dim": 64, "negatives": 4, "epochs": 30}],
     "featvec.ImplicitRecommender[softmax]": [{"loss": "sampled_softmax", "dim": 64, "negatives": 16, "epochs": 30}],
 }
+# run only when named (--systems): the same grids fitted data-parallel in two processes (issue 17)
+DATA_PARALLEL = {f"{name[:-1]},nproc=2]": [{**g, "nproc": 2} for g in grid] for name, grid in FEATVEC_GRIDS.items()
+                 if name.endswith(("[als-freq]", "[bpr]"))}
 
 
 def positives(ratings: pd.DataFrame) -> pd.DataFrame:
@@ -89,9 +92,14 @@ class FeatvecJob:
     def __call__(self) -> dict:
         import featvec
 
-        model = featvec.ImplicitRecommender(**self.params)
+        params = dict(self.params)
+        nproc = int(params.pop("nproc", 1))
+        model = featvec.ImplicitRecommender(**params)
         with Timer() as t:
-            model.fit(self.task.train)
+            if nproc > 1:
+                model = featvec.fit_parallel(model, self.task.train, nproc=nproc)
+            else:
+                model.fit(self.task.train)
         urows = model.users_.rows(self.task.user_ids)
         icols = model.items_.rows(self.task.item_ids) - 1
         out = self.task.score(lambda us: model._score_rows(urows[us])[:, icols])
@@ -127,8 +135,9 @@ def select_systems(systems=None) -> dict[str, list[dict]]:
         return dict(FEATVEC_GRIDS)
     if isinstance(systems, Mapping):
         return {k: (v if isinstance(v, list) else [v]) for k, v in systems.items()}
-    names = known_names(systems, FEATVEC_GRIDS, "featvec system")
-    return {n: FEATVEC_GRIDS[n] for n in names}
+    every = {**FEATVEC_GRIDS, **DATA_PARALLEL}
+    names = known_names(systems, every, "featvec system")
+    return {n: every[n] for n in names}
 
 
 def make_row(dataset, seed, system, setting, result, params) -> dict:

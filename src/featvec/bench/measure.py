@@ -74,6 +74,15 @@ def rmse(pred, y, scale: tuple[float, float]) -> float:
     return float(np.sqrt(np.mean((np.clip(pred, *scale) - y) ** 2)))
 
 
+def gpu_memory(device: str) -> dict:
+    """On a CUDA ``device``: the card's name and the peak GPU memory torch allocated (MB); else nothing."""
+    import torch
+
+    if device in (None, "cpu") or not torch.cuda.is_available():
+        return {}
+    return {"gpu": torch.cuda.get_device_name(), "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20}
+
+
 def run_job(job: Callable[[], dict], isolate: bool = True, timeout: float | None = None,
             env: dict | None = None) -> dict:
     """Run ``job()`` (a picklable callable returning a dict of metrics) and add ``peak_rss_mb``.

@@ -59,6 +59,11 @@ FEATVEC_SYSTEMS: dict[str, Callable[[str, object], dict]] = {
     # what a user gets out of the box: no argument, no side table
     "featvec.MatrixFactorization()": lambda dataset, data: {"model": {}, "fit": {}, "cls": "MatrixFactorization"},
 }
+# run only when named (--systems): the same fits data-parallel in two processes (issue 17)
+DATA_PARALLEL: dict[str, Callable[[str, object], dict]] = {
+    f"{name}[nproc=2]": (lambda factory, cls: lambda dataset, data: {**factory(dataset, data), "cls": cls, "nproc": 2})(
+        factory, name.split(".", 1)[-1].rstrip("()"))
+    for name, factory in FEATVEC_SYSTEMS.items() if "MatrixFactorization" in name}
 
 
 @dataclass
@@ -71,13 +76,17 @@ class FeatvecJob:
     train: pd.DataFrame
     test: pd.DataFrame
     scale: tuple[float, float]
+    nproc: int = 1
 
     def __call__(self) -> dict:
         import featvec
 
         model = getattr(featvec, self.cls)(**self.model)
         with Timer() as t:
-            model.fit(self.train, **self.fit_kwargs)
+            if self.nproc > 1:
+                model = featvec.fit_parallel(model, self.train, nproc=self.nproc, **self.fit_kwargs)
+            else:
+                model.fit(self.train, **self.fit_kwargs)
         score = rmse(model.predict(self.test), self.test["rating"].to_numpy(), self.scale)
         return {"rmse": score, "fit_s": t.s}
 
@@ -118,8 +127,9 @@ def select_systems(systems=None) -> dict[str, Callable]:
         return dict(FEATVEC_SYSTEMS)
     if isinstance(systems, Mapping):
         return dict(systems)
-    names = known_names(systems, FEATVEC_SYSTEMS, "featvec system")
-    return {n: FEATVEC_SYSTEMS[n] for n in names}
+    every = {**FEATVEC_SYSTEMS, **DATA_PARALLEL}
+    names = known_names(systems, every, "featvec system")
+    return {n: every[n] for n in names}
 
 
 def split(ratings: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -234,7 +244,10 @@ def _run_featvec(system: str, factory, name: str, data, seed: int, split_data: t
     except Exception as exc:
         return make_row(name, seed, system, {"error": f"{type(exc).__name__}: {exc}"})
     params = {**model, **({"fit": sorted(fit_kwargs)} if fit_kwargs else {})}
-    result = run_job(FeatvecJob(cls, model, fit_kwargs, train, test, scale), isolate, timeout)
+    nproc = int(spec.get("nproc", 1))
+    if nproc > 1:
+        params["nproc"] = nproc
+    result = run_job(FeatvecJob(cls, model, fit_kwargs, train, test, scale, nproc), isolate, timeout)
     return make_row(name, seed, system, result, params)
 
 

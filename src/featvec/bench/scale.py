@@ -8,7 +8,8 @@ and is ranked by ``featvec.evaluation.ranking.full_ranking`` (every item for eve
 Each job runs in a fresh process (``measure.run_job``): ``peak_rss_mb`` is that process's peak (the
 interpreter, imports, the split it receives, fit and evaluation). Reported: fit_s, eval_s, total_s,
 recall20, ndcg20. Sizes: ``1M`` (6,040 users x 3,706 items, ML-1M shape) and ``20M`` (138,493 users x
-26,744 items, ML-20M shape).
+26,744 items, ML-20M shape), ``100M`` (5x the users). ``device``: where featvec's ALS fits and scores
+("cuda" on a GPU machine: its name and peak GPU memory are reported).
 """
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from featvec.bench.implicit import Task
-from featvec.bench.measure import Timer, run_job
+from featvec.bench.measure import Timer, gpu_memory, run_job
 
-SIZES = {"1M": (6_040, 3_706, 1_000_209), "20M": (138_493, 26_744, 20_000_263)}
+SIZES = {"1M": (6_040, 3_706, 1_000_209), "20M": (138_493, 26_744, 20_000_263),
+         "100M": (692_465, 26_744, 100_001_315)}  # the GPU run of issue 17 (ML-20M's density, 5x the users)
 ALS_PARAMS = {"dim": 64, "reg": 0.2, "alpha": 1.0, "reg_exponent": 1.0, "iterations": 15}
 
 
@@ -29,6 +31,7 @@ class ScaleJob:
     size: str
     seed: int
     system: str
+    device: str = "cpu"
 
     def __call__(self) -> dict:
         from featvec.evaluation.splits import per_user_split
@@ -46,9 +49,10 @@ class ScaleJob:
         if self.system == "featvec.ImplicitRecommender[als]":
             import featvec
 
-            model = featvec.ImplicitRecommender(seed=self.seed, solver="als", **ALS_PARAMS)
+            model = featvec.ImplicitRecommender(seed=self.seed, solver="als", device=self.device, **ALS_PARAMS)
             with Timer() as t:
                 model.fit(task.train)
+            out.update(gpu_memory(self.device))
             urows = model.users_.rows(task.user_ids)
             icols = model.items_.rows(task.item_ids) - 1
             score_fn = lambda us: model._score_rows(urows[us])[:, icols]  # noqa: E731
@@ -84,7 +88,7 @@ SYSTEMS = ("featvec.ImplicitRecommender[als]", "implicit.ALS", "popularity")
 
 def run_protocol_s(sizes=("20M",), seeds=(0,), systems=SYSTEMS, peers=True, out_dir="bench-results",
                    emit: Callable[[str], None] | None = print, log: Callable[[str], None] | None = None,
-                   timeout: float | None = None) -> list[dict]:
+                   timeout: float | None = None, device: str = "cpu") -> list[dict]:
     log = log or (lambda msg: None)
     rows = []
     for size in ([sizes] if isinstance(sizes, str) else sizes):
@@ -95,7 +99,7 @@ def run_protocol_s(sizes=("20M",), seeds=(0,), systems=SYSTEMS, peers=True, out_
                 if not peers and not system.startswith("featvec."):
                     continue
                 log(f"S {size} seed {seed}: {system}")
-                res = run_job(ScaleJob(size, int(seed), system), isolate=True, timeout=timeout)
+                res = run_job(ScaleJob(size, int(seed), system, device), isolate=True, timeout=timeout)
                 row = {"protocol": "S", "dataset": f"synthetic-{size}", "seed": int(seed), "system": system}
                 if "error" in res:
                     row["error"] = res["error"]

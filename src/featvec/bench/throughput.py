@@ -33,7 +33,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from featvec.bench.measure import Timer, known_names, run_job, rmse
+from featvec.bench.measure import Timer, gpu_memory, known_names, run_job, rmse
 
 DATASETS = ("ml-100k", "ml-latest-small", "synthetic-1M", "synthetic-20M")
 THREADS = (1, 2)
@@ -251,6 +251,7 @@ class Job:
     data_dir: str | None
     evaluate: bool = True
     repeats: int = 1
+    device: str = "cpu"  # featvec's systems only; the peers run on the CPU
 
     def __call__(self) -> dict:
         set_threads(self.threads)
@@ -274,7 +275,8 @@ class Job:
     @property
     def _params(self) -> dict:
         if SYSTEMS[self.system].featvec:
-            return {"seed": self.seed, **featvec_params(self.system, self.dataset)}
+            device = {} if self.device == "cpu" else {"device": self.device}
+            return {"seed": self.seed, **featvec_params(self.system, self.dataset), **device}
         return peer_params(self.system, self.dataset)
 
     def _result(self, n_train: int, epochs: int, fit_s, model=None, **metrics) -> dict:
@@ -288,6 +290,8 @@ class Job:
                 out["train_samples_per_s"] = n_train * len(hist) / loop
         if model is not None and getattr(model, "net_", None) is not None:
             out["dense_params"] = dense_params(model.net_)
+        if SYSTEMS[self.system].featvec:
+            out.update(gpu_memory(self.device))
         return out
 
     # ---- explicit ratings
@@ -483,6 +487,8 @@ def select(systems, peers, dataset: str) -> list[str]:
 
 def make_row(job: Job, result: dict, bandwidth: float | None) -> dict:
     row = {"protocol": "T", "dataset": job.dataset, "seed": job.seed, "system": job.system, "threads": job.threads}
+    if job.device != "cpu" and SYSTEMS[job.system].featvec:
+        row["device"] = job.device
     if "error" in result:
         row["error"] = str(result["error"])
         return row
@@ -494,7 +500,7 @@ def make_row(job: Job, result: dict, bandwidth: float | None) -> dict:
         b = bytes_per_sample(job.system, params, result.get("n_train", 0), None if dense is None else dense * 4 * 4)
         if b is not None:
             row["bytes_per_sample"] = round(b, 1)
-            if bandwidth:
+            if bandwidth and job.device == "cpu":  # the bound is the CPU's memory bandwidth
                 row["bandwidth_gbs"] = round(bandwidth, 2)
                 row["bound_samples_per_s"] = round(bandwidth * 1e9 / b)
     return row
@@ -503,10 +509,11 @@ def make_row(job: Job, result: dict, bandwidth: float | None) -> dict:
 def run_protocol_t(data_dir=None, datasets: Iterable[str] = DATASETS, seeds: Iterable[int] = (0,),
                    systems=None, peers=True, out_dir="bench-results", threads: Iterable[int] = THREADS,
                    emit: Callable[[str], None] | None = print, log: Callable[[str], None] | None = None,
-                   timeout: float | None = 3600, evaluate_large: bool = False) -> list[dict]:
+                   timeout: float | None = 3600, evaluate_large: bool = False, device: str = "cpu") -> list[dict]:
     """Run protocol T: one JSON line per (system, dataset, seed, threads); ``T.md`` / ``T.jsonl`` in
     ``out_dir``. ``evaluate_large``: also rank every item for every test user on synthetic-20M (slow; protocol S
-    does it)."""
+    does it). ``device``: where featvec's systems train ("cuda": each row also names the card and its peak
+    GPU memory); the peers stay on the CPU."""
     log = log or (lambda msg: None)
     datasets = [datasets] if isinstance(datasets, str) else list(datasets)
     for d in datasets:
@@ -534,7 +541,7 @@ def run_protocol_t(data_dir=None, datasets: Iterable[str] = DATASETS, seeds: Ite
                     log(f"T {dataset} seed {seed} threads {t}: {name}")
                     job = Job(name, dataset, int(seed), t, str(folder), None if data_dir is None else str(data_dir),
                               evaluate=evaluate_large or dataset != "synthetic-20M",
-                              repeats=REPEATS.get(dataset, 1))
+                              repeats=REPEATS.get(dataset, 1), device=device)
                     row = make_row(job, run_job(job, isolate=True, timeout=timeout, env=thread_env(t)),
                                    bandwidth.get(t))
                     rows.append(row)

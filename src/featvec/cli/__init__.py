@@ -23,7 +23,37 @@ PROG = "featvec"
 
 
 def _fit(args) -> int:
-    """``featvec fit``: the recommenders in ``fit``; ``--model feat2vec`` / ``user`` read ``--records``."""
+    """``featvec fit``: ``--nproc N`` runs the fit below in N processes (data-parallel), as does ``torchrun``
+    (a process group described by the environment)."""
+    from featvec.training.distributed import init_from_env, launch
+
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.nproc > 1:
+        launch(_fit_rank, (args,), args.nproc)
+        return 0
+    if init_from_env():
+        return _fit_rank(args)
+    return _fit_one(args)
+
+
+def _fit_rank(args) -> int:
+    """One rank of a data-parallel fit: rank 0 prints and saves, the others fit quietly."""
+    import contextlib
+    import os
+
+    from featvec.training.distributed import world
+
+    args.nproc = 1
+    if world()[0] == 0:
+        return _fit_one(args)
+    args.out, args.progress = None, False
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        return _fit_one(args)
+
+
+def _fit_one(args) -> int:
+    """The recommenders in ``fit``; ``--model feat2vec`` / ``user`` read ``--records``."""
     if args.model in ("feat2vec", "user") or args.records:
         if args.model not in ("feat2vec", "user") or not args.records:
             raise ValueError("--records goes with --model feat2vec or user (and they read --records FILE)")

@@ -11,7 +11,8 @@ def cmd_bench(args) -> int:
 
     seeds = args.seeds if args.seeds is not None else ([0] if args.protocol.upper() in ("T", "W", "O") else [0, 1, 2])
     return bench_main(protocol=args.protocol, data_dir=data_dir(args), datasets=args.datasets, seeds=seeds,
-                      peers=args.peers, out_dir=args.out, systems=args.systems, threads=args.threads)
+                      peers=args.peers, out_dir=args.out, systems=args.systems, threads=args.threads,
+                      device=args.device)
 
 
 def add_parser(sub) -> None:
@@ -31,5 +32,8 @@ def add_parser(sub) -> None:
     p.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
                    help="also run the peer libraries (surprise, fastai, ...) where installed")
     p.add_argument("--systems", nargs="+", metavar="NAME", help="run only these systems")
+    p.add_argument("--device", default="cpu", metavar="DEVICE",
+                   help="where featvec's systems train in protocols T and S: cpu, cuda or auto (each row names "
+                        "the card and its peak GPU memory); the peers stay on the CPU")
     p.add_argument("--out", default="bench-results", metavar="DIR", help="results folder")
     p.set_defaults(func=cmd_bench)

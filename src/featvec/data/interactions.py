@@ -231,6 +231,9 @@ class Interactions:
             raise InteractionsError(f"{f}: {len(values)} ids where the manifest says {self.manifest[name]}")
         return values
 
+    def __reduce__(self):  # to another process by its path (data-parallel fits), never its arrays
+        return type(self), (str(self.path),)
+
     def __repr__(self) -> str:
         return f"Interactions({str(self.path)!r}: {self.rows:,} rows, {len(self.users):,} users, {len(self.items):,} items)"
 

@@ -1,6 +1,9 @@
 """The epoch loop around the fused kernels: block rounds on the kernel threads, the shared rows' private
 copies merged after each round, the learning-rate schedule, validation with early stopping, callbacks and
-progress. The model's tables live in two ``Side``s while training and go back to its net at the end."""
+progress. The model's tables live in two ``Side``s while training and go back to its net at the end.
+Data-parallel (``featvec.training.distributed``): every rank draws the same schedule and works every
+size-th block of each round; the blocks of a round share no user and no item, so exchanging the rows each
+rank moved after the round gives what one process with all the ranks' threads computes."""
 from __future__ import annotations
 
 import math
@@ -11,6 +14,7 @@ import numpy as np
 
 from featvec.fused.schedule import BlockSchedule, grid_size
 from featvec.fused.slots import Side
+from featvec.training.distributed import TableExchange, active, all_min, all_sum, world
 from featvec.training.epochs import run_epochs
 from featvec.util.threads import get_num_threads, run_parallel
 
@@ -99,10 +103,12 @@ class BlockTrainer:
         self.hyper, self.seed = hyper, int(seed)
         self.extra, self.valid, self.patience, self.sync = extra, valid, patience, sync
         self.callbacks, self.show_progress, self.what = list(callbacks), show_progress, what
-        t = max(1, min(int(threads or get_num_threads()), users.n_entities - 1, items.n_entities - 1))
+        size = world()[1]  # data-parallel: the ranks' threads together work the blocks of each round
+        t = max(1, min(int(threads or get_num_threads()) * size, users.n_entities - 1, items.n_entities - 1))
         self.p = grid_size(t, users.W.shape[0] + items.W.shape[0], 4 * (users.W.shape[1] + 1), len(su))
-        self.p = min(self.p, max(1, min(users.n_entities, items.n_entities) - 1))
+        self.p = all_min(min(self.p, max(1, min(users.n_entities, items.n_entities) - 1)))  # one grid for all
         self.users, self.items = SideState(users, self.p > 1), SideState(items, self.p > 1)
+        self.exchange = TableExchange([users.W, users.B, items.W, items.B]) if active() else None
         self.kernel = kernel(self.users.plain and self.items.plain)
         self.history: list[dict] = []
         self.stop = False
@@ -112,21 +118,26 @@ class BlockTrainer:
         return np.random.SeedSequence([self.seed, *keys]).generate_state(1, np.uint64)[0]
 
     def _epoch(self, sched: BlockSchedule, ident: np.ndarray, epoch: int, hyper, bar) -> float:
-        """The rounds of one epoch, each round's blocks on the threads; returns the summed training loss."""
+        """The rounds of one epoch, each round's blocks on the threads (data-parallel: this rank's blocks,
+        every ``size``-th, then the ranks' tables exchanged); returns the summed training loss."""
         total = 0.0
+        rank, size = world()
         for r, blocks in enumerate(sched.epoch()):
-            cu, ci = self.users.copies(len(blocks)), self.items.copies(len(blocks))
+            mine = [(t, b) for t, b in enumerate(blocks) if t % size == rank]
+            cu, ci = self.users.copies(len(mine)), self.items.copies(len(mine))
             tasks = []
-            for t, (ug, ig) in enumerate(blocks):
+            for j, (t, (ug, ig)) in enumerate(mine):
                 start, end = sched.block(ug, ig)
                 task = {"user_group": ug, "item_group": ig, "epoch": epoch, "round": r, "block": t,
                         "seed": self._seed(epoch, r, t)}
                 tasks.append((ident, start, end, sched.su, sched.si, sched.sy,
-                              self.users.args(cu[t]), self.items.args(ci[t]),
+                              self.users.args(cu[j]), self.items.args(ci[j]),
                               *(self.extra(task, sched) if self.extra else ()), hyper))
             total += sum(run_parallel(self.kernel, tasks))
             self.users.merge(cu)
             self.items.merge(ci)
+            if self.exchange is not None:
+                self.exchange()
             if bar is not None:
                 bar.update(int(sum(t[2] - t[1] for t in tasks)))
         return total
@@ -141,7 +152,7 @@ class BlockTrainer:
 
         def run_epoch(epoch: int, bar) -> dict:
             lr = self.lr * lr_factor(self.schedule, epoch, self.epochs)
-            total = self._epoch(sched, ident, epoch, self.hyper(epoch, lr), bar)
+            total = float(all_sum(np.array([self._epoch(sched, ident, epoch, self.hyper(epoch, lr), bar)]))[0])
             if self.valid is not None or self.callbacks:
                 self.sync()
             return {"train_loss": total / max(n, 1), "lr": lr}

@@ -154,26 +154,33 @@ def _fm_valid(emb, side, valid, units):
     return order, slots, _fm_arrays(emb, valid[1], units)[1]
 
 
-def _fm_epoch(order, state, offset, arrays, p: int, part: int, seed_epoch: tuple, bar) -> float:
+def _fm_epoch(order, state, offset, arrays, p: int, part: int, seed_epoch: tuple, bar, exchange=None) -> float:
     """One epoch of ``fm_block`` over ``order`` in rounds of ``part`` records per thread: each of the ``p``
-    threads steps its own copy of the tables and of the offset; the copies are merged after each round.
-    Returns the summed training loss."""
+    threads steps its own copy of the tables and of the offset; the copies are merged after each round
+    (data-parallel: each rank takes its part of the round's records and ``exchange()`` merges the ranks'
+    tables after it). Returns the summed training loss of this process."""
+    from featvec.training.distributed import part as rank_part, world
     from featvec.util.threads import run_parallel
     from featvec.fused.fm import fm_block
 
     unit_arrays, sampler_arrays, hyper = arrays
     n, total = len(order), 0.0
-    for r, lo in enumerate(range(0, n, part * p)):
-        hi = min(lo + part * p, n)
+    rank, size = world()
+    ranked = [rank] if size > 1 else []  # each rank its own negatives
+    for r, start in enumerate(range(0, n, part * p * size)):
+        stop = min(start + part * p * size, n)
+        lo, hi = (start + k for k in rank_part(stop - start, rank, size))
         bounds = np.linspace(lo, hi, p + 1).astype(np.int64)
         copies = state.copies(p)
         offs = [offset.copy() for _ in range(p)]
-        seeds = np.random.SeedSequence([*seed_epoch, r]).generate_state(p, np.uint64)
+        seeds = np.random.SeedSequence([*seed_epoch, r, *ranked]).generate_state(p, np.uint64)
         tasks = [(order, int(bounds[t]), int(bounds[t + 1]), state.args(copies[t]), unit_arrays, sampler_arrays,
                   seeds[t], offs[t], hyper) for t in range(p)]
         total += sum(run_parallel(fm_block, tasks))
         state.merge(copies)
         offset[0] = np.float32(np.mean([o[0] for o in offs]))
+        if exchange is not None:
+            exchange()
         if bar is not None:
             bar.update(hi - lo)
     return total
@@ -200,6 +207,7 @@ def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str
     every epoch, is logged and drives early stopping (``patience``). Returns the history."""
     from types import SimpleNamespace
 
+    from featvec.training.distributed import TableExchange, active, all_min, all_sum
     from featvec.training.epochs import run_epochs
     from featvec.util.threads import get_num_threads
     from featvec.fused.engine import SideState, lr_factor, warn_if_diverged
@@ -209,12 +217,13 @@ def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str
     n = side.n_entities // len(emb.names)
     unit_arrays, sampler_arrays = _fm_arrays(emb, sampler, units)
     vside = None if valid is None else _fm_valid(emb, side, valid, units)
-    p = max(1, min(get_num_threads(), n // 1000))
+    p = all_min(max(1, min(get_num_threads(), n // 1000)))  # data-parallel: the same rounds on every rank
     state = SideState(side, p > 1)  # no row belongs to one record: with threads, every row is copied
     part = max(20_000, 2 * len(side.B))  # records per thread per round: the copies cost at most a row each
     learn_offset = net.offset is not None
     offset = np.array([float(net.offset.detach()) if learn_offset else 0.0], dtype=np.float32)
     rng, hyper = np.random.default_rng(seed), None
+    exchange = TableExchange([side.W, side.B, offset]) if active() else None
 
     def run_epoch(epoch: int, bar) -> dict:
         nonlocal hyper
@@ -222,7 +231,9 @@ def fit_fm(net, inputs: dict, sampler, units: list[list[str]], *, objective: str
         hyper = np.array([lr_now, reg, negatives, 1.0 if objective == "nce" else 0.0, max_tries,
                           lr_now if learn_offset else 0.0])
         order = rng.permutation(n).astype(np.int32)
-        total = _fm_epoch(order, state, offset, (unit_arrays, sampler_arrays, hyper), p, part, (seed, epoch), bar)
+        total = _fm_epoch(order, state, offset, (unit_arrays, sampler_arrays, hyper), p, part, (seed, epoch), bar,
+                          exchange)
+        total = float(all_sum(np.array([total]))[0])
         return {"train_loss": total / max(n, 1), "lr": lr_now}
 
     def restore(best) -> None:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 from featvec.io import persistence
 from featvec.models.params import RULES, check, holdout
+from featvec.training.distributed import is_writer
 from featvec.training.trainer import resolve_device, seeded
 
 MIN_HOLDOUT_ROWS = 20  # fewer rows than this: no validation rows are held out
@@ -147,8 +149,11 @@ class BaseModel:
                     no_validation=True)
 
     def save(self, path):
-        """Write the model to the folder ``path`` (safetensors + JSON); returns the path."""
+        """Write the model to the folder ``path`` (safetensors + JSON); returns the path. In a data-parallel
+        fit's process group only rank 0 writes (the ranks hold the same model)."""
         self._check_fitted()
+        if not is_writer():
+            return Path(path)
         config, tensors = self._state()
         return persistence.save_state(path, type(self).__name__, config, tensors)
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from featvec.encoding import EncodedBag, take
+from featvec.training.distributed import all_sum, part, world, wrap
 from featvec.training.epochs import run_epochs
 from featvec.training.optim import make_optimizer
 
@@ -216,12 +217,14 @@ class Trainer:
         """Mean loss of ``module`` over all of ``data``, in eval mode, without gradients."""
         module.eval()
         total, count = 0.0, 0
+        lo, hi = part(len(data), *world())  # data-parallel: each rank its part, the sums all-reduced
         with torch.no_grad():
-            for start in range(0, len(data), self.eval_batch_size):
-                rows = torch.arange(start, min(start + self.eval_batch_size, len(data)), device=device)
+            for start in range(lo, hi, self.eval_batch_size):
+                rows = torch.arange(start, min(start + self.eval_batch_size, hi), device=device)
                 loss, n = module.loss(data.batch(rows))
                 total += float(loss) * n
                 count += n
+        total, count = all_sum(np.array([total, count]))
         return total / max(count, 1)
 
     def fit(self, module, train: Rows, device: torch.device, valid: Rows | None = None) -> list[dict]:
@@ -238,24 +241,28 @@ class Trainer:
         steps_per_epoch = math.ceil(n_train / self.batch_size)
         total = steps_per_epoch * self.epochs
 
+        net = wrap(module, device)  # data-parallel: gradients all-reduced over the ranks
+        rank, size = world()
+        if size > 1:  # the ranks' rows get their own dropout masks (the weights start alike: seeded, broadcast)
+            torch.manual_seed(int(np.random.SeedSequence([self.seed, rank]).generate_state(1)[0]))
+
         def run_epoch(epoch: int, bar) -> dict:
             module.train()
             perm = torch.randperm(n_train, generator=gen).to(device)
             ordered = train.reorder(perm) if hasattr(train, "reorder") else None  # batches become slices
             run_loss, run_n, lr = 0.0, 0, self.lr
             for b in range(steps_per_epoch):
-                rows = perm[b * self.batch_size:(b + 1) * self.batch_size]
-                start = b * self.batch_size
-                batch = (ordered.rows(start, start + rows.numel()) if ordered is not None
-                         else train.batch(rows))
+                start, end = _rank_rows(b * self.batch_size, min((b + 1) * self.batch_size, n_train), rank, size)
+                batch = ordered.rows(start, end) if ordered is not None else train.batch(perm[start:end])
                 lr = opt.lr = lr_at(self.schedule, self.lr, epoch * steps_per_epoch + b, total)
-                loss, n = _step(module, opt, batch, device, amp, f"epoch {epoch + 1}, batch {b + 1}")
+                loss, n = _step(net, opt, batch, device, amp, f"epoch {epoch + 1}, batch {b + 1}")
                 run_loss += loss * n
                 run_n += n
                 if bar is not None:
-                    bar.update(rows.numel())
+                    bar.update(end - start)
                     if b % 20 == 0:
                         bar.set_postfix(epoch=epoch + 1, loss=f"{run_loss / run_n:.4f}")
+            run_loss, run_n = all_sum(np.array([run_loss, run_n]))
             return {"train_loss": run_loss / max(run_n, 1), "lr": lr}
 
         score = None if valid is None else (lambda: self.evaluate(module, valid, device))
@@ -264,6 +271,13 @@ class Trainer:
                    total=n_train * self.epochs, unit="rows")
         module.eval()
         return self.history
+
+
+def _rank_rows(start: int, end: int, rank: int, size: int) -> tuple[int, int]:
+    """This rank's contiguous part of the global batch start..end-1 (all of it outside a process group); a
+    rank left without a row of a short last batch takes its first row (every rank must step)."""
+    lo, hi = part(end - start, rank, size)
+    return (start + lo, start + hi) if hi > lo else (start, start + 1)
 
 
 def _step(module, opt, batch, device: torch.device, amp, where: str) -> tuple[float, int]:
