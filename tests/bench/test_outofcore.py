@@ -24,6 +24,13 @@ def test_protocol_o_runs_every_stage(tmp_path):
         assert 0 < by[f"evaluate_{kind}"]["recall@20"] <= 1 and by[f"evaluate_{kind}"]["n_users"] > 900
     assert all(r["seconds"] > 0 and r["peak_rss_mb"] > 50 for r in rows)
     assert "| featvec.fit_als |" in (tmp_path / "O.md").read_text()
+    # the ALS fit in two processes, on the same folder: the same scores to the bit
+    two = run_protocol_o("100K", seeds=0, root=tmp_path / "work", out_dir=None, emit=None,
+                         stages=("fit_als_2proc", "evaluate_als_2proc"))
+    assert two[0]["params"]["nproc"] == 2 and "error" not in two[1]
+    assert {k: two[1][k] for k in ("recall@20", "ndcg@20")} == {k: by["evaluate_als"][k] for k in ("recall@20", "ndcg@20")}
+    with pytest.raises(ValueError, match="unknown stage"):
+        run_protocol_o("100K", root=tmp_path / "work", out_dir=None, stages=("fit_nothing",))
 
 
 def test_held_out_takes_a_fifth_of_each_users_rows():

@@ -60,7 +60,8 @@ def main(protocol: str, data_dir=None, datasets: Iterable[str] | None = None, se
         from featvec.bench.outofcore import run_protocol_o
 
         sizes = [str(d).replace("synthetic-", "") for d in datasets] if datasets else ["20M"]
-        rows = run_protocol_o(sizes, seeds=seeds, out_dir=out_dir, emit=emit, log=log)
+        rows = run_protocol_o(sizes, seeds=seeds, out_dir=out_dir, emit=emit, log=log,
+                              **({"stages": tuple(systems)} if systems else {}))
         return 1 if any("error" in r for r in rows) else 0
     if p == "S":
         from featvec.bench.scale import run_protocol_s

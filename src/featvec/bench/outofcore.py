@@ -21,6 +21,8 @@ SIZES = {"100K": (1_000, 2_000, 100_000), "2M": (13_849, 26_744, 2_000_026), "20
 ALS = {"solver": "als", "dim": 64, "reg": 0.2, "alpha": 1.0, "reg_exponent": 1.0, "iterations": 15}
 BPR = {"solver": "sgd", "loss": "bpr", "dim": 64, "epochs": 3}
 STAGES = ("generate", "ingest", "fit_als", "evaluate_als", "fit_bpr", "evaluate_bpr")
+# asked for by name (--systems): the fits data-parallel in two processes (featvec.fit_parallel) and their scores
+PARALLEL_STAGES = ("fit_als_2proc", "evaluate_als_2proc", "fit_bpr_2proc", "evaluate_bpr_2proc")
 
 
 @dataclass
@@ -66,8 +68,11 @@ class Stage:
 
         kind = self.stage.split("_")[1]
         params = ALS if kind == "als" else BPR
-        model = featvec.ImplicitRecommender(seed=self.seed, **params).fit(Interactions(Path(self.root) / "encoded"))
-        model.save(Path(self.root) / f"model-{kind}")
+        model, data = featvec.ImplicitRecommender(seed=self.seed, **params), Interactions(Path(self.root) / "encoded")
+        if self.stage.endswith("_2proc"):  # the children's memory is not in this process's peak RSS
+            featvec.fit_parallel(model, data, nproc=2).save(Path(self.root) / f"model-{kind}-2proc")
+            return {"params": {**params, "nproc": 2}}
+        model.fit(data).save(Path(self.root) / f"model-{kind}")
         return {"params": params}
 
     def _evaluate(self) -> dict:
@@ -76,7 +81,7 @@ class Stage:
         import featvec
 
         kind = self.stage.split("_")[1]
-        model = featvec.load(Path(self.root) / f"model-{kind}")
+        model = featvec.load(Path(self.root) / f"model-{kind}{'-2proc' if self.stage.endswith('_2proc') else ''}")
         test = pd.read_parquet(Path(self.root) / "test")
         res = featvec.evaluate(model, test, k=20)
         return {k: v for k, v in res.items() if k in ("recall@20", "ndcg@20", "n_users", "dropped_rows")}
@@ -107,6 +112,9 @@ def run_protocol_o(sizes=("20M",), seeds=(0,), root=None, out_dir="bench-results
     for size in ([sizes] if isinstance(sizes, str) else sizes):
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; one of {list(SIZES)}")
+        unknown = [st for st in stages if st not in STAGES + PARALLEL_STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; stages: {list(STAGES + PARALLEL_STAGES)}")
         for seed in ([seeds] if isinstance(seeds, int) else seeds):
             where = Path(root) if root else Path(tempfile.mkdtemp(prefix=f"featvec-o-{size}-"))
             try:

@@ -31,7 +31,8 @@ def add_parser(sub) -> None:
                    help="thread counts to measure (protocol T; default: 1 2)")
     p.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
                    help="also run the peer libraries (surprise, fastai, ...) where installed")
-    p.add_argument("--systems", nargs="+", metavar="NAME", help="run only these systems")
+    p.add_argument("--systems", nargs="+", metavar="NAME",
+                   help="run only these systems (protocol O: these stages, e.g. fit_als_2proc)")
     p.add_argument("--device", default="cpu", metavar="DEVICE",
                    help="where featvec's systems train in protocols T and S: cpu, cuda or auto (each row names "
                         "the card and its peak GPU memory); the peers stay on the CPU")

@@ -50,19 +50,29 @@ def part(n: int, rank: int, size: int) -> tuple[int, int]:
     return n * rank // size, n * (rank + 1) // size
 
 
+def _comm_device() -> torch.device:
+    """Where the group's collectives take tensors: the rank's GPU under nccl, the CPU under gloo."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def all_sum(array: np.ndarray) -> np.ndarray:
     """The element-wise sum of ``array`` over the ranks (a new float64 / int64 array; a copy outside a group)."""
     kind = np.float64 if np.asarray(array).dtype.kind == "f" else np.int64
-    t = torch.as_tensor(np.array(array, dtype=kind, copy=True))
+    out = np.array(array, dtype=kind, copy=True)
     if active():
+        t = torch.from_numpy(out).to(_comm_device())
         dist.all_reduce(t)
-    return t.numpy()
+        out = t.cpu().numpy()
+    return out
 
 
 def all_min(value: int) -> int:
-    t = torch.tensor([int(value)], dtype=torch.int64)
-    if active():
-        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    if not active():
+        return int(value)
+    t = torch.tensor([int(value)], dtype=torch.int64, device=_comm_device())
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return int(t[0])
 
 
@@ -90,12 +100,16 @@ class TableExchange:
         if not active():
             return
         for t, base in zip(self.tables, self.base):
-            delta = torch.from_numpy((t - base).reshape(len(t), -1).astype(np.float64))
-            moved = (delta != 0).any(1).to(torch.float64)
-            dist.all_reduce(delta)
-            dist.all_reduce(moved)
-            new = base.reshape(len(t), -1) + (delta / moved.clamp(min=1)[:, None]).numpy()
-            t[...] = new.reshape(t.shape).astype(t.dtype)
+            flat, old = t.reshape(len(t), -1), base.reshape(len(t), -1)
+            moved = (flat != old).any(1)
+            # one all-reduce: the moved rows' values (zeros elsewhere) and a last column counting the movers
+            buf = torch.zeros(len(t), flat.shape[1] + 1, dtype=torch.float32)
+            buf[moved, :-1] = torch.from_numpy(np.ascontiguousarray(flat[moved], dtype=np.float32))
+            buf[:, -1] = torch.from_numpy(moved.astype(np.float32))
+            dist.all_reduce(buf)
+            count = buf[:, -1].numpy()
+            hit = count > 0  # a row one rank moved takes its value exactly (x / 1)
+            flat[hit] = (buf[hit, :-1] / buf[hit, -1:]).numpy().astype(t.dtype)  # no rank moved the others
             base[...] = t
 
 
