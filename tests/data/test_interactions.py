@@ -194,3 +194,16 @@ def test_cli_ingest_and_fit_from_the_folder(tmp_path, capsys):
     assert "--data-dir trains --model implicit (ALS or BPR) or mf" in capsys.readouterr().err
     with pytest.raises(ValueError, match="this model reads user_col='user'"):
         featvec.ImplicitRecommender(user_col="user", solver="als").fit(Interactions(tmp_path / "enc"))
+
+
+def test_a_feat2vec_fit_from_the_folder_is_the_fit_from_its_records(tmp_path):
+    """Feat2Vec over the folder's (user, item) records: the same vectors as over the frame's two columns."""
+    df = events()[["user_id", "item_id"]]
+    data = Interactions(ingest(write(df, tmp_path / "src", "parquet"), tmp_path / "enc"))
+    make = lambda: featvec.Feat2Vec(groups=["user_id", "item_id"], dim=6, epochs=2, seed=1)  # noqa: E731
+    a, b = make().fit(df), make().fit(data)
+    for name in ("user_id", "item_id"):
+        np.testing.assert_array_equal(a.vectors_[name].matrix, b.vectors_[name].matrix)
+    assert a.history_[-1]["train_loss"] == b.history_[-1]["train_loss"]
+    with pytest.raises(ValueError, match=r"gives records of those two only, as categorical groups; \['x'\]"):
+        featvec.Feat2Vec(groups=["user_id", "x"]).fit(data)

@@ -237,24 +237,33 @@ class Feat2Vec(BaseModel):
     # ------------------------------------------------------------------ fit
 
     def fit(self, data: pd.DataFrame, valid: pd.DataFrame | None = None) -> "Feat2Vec":
-        """Learn from the records in ``data`` (one row each). ``valid``: records for the validation loss
-        (default: ``valid_frac`` of ``data`` when ``patience`` is set)."""
+        """Learn from the records in ``data`` (one row each), or an ingested folder
+        (``featvec.data.Interactions``: its user and item columns as categorical groups, read from its shards).
+        ``valid``: records for the validation loss (default: ``valid_frac`` of ``data`` when ``patience`` is
+        set)."""
         return self._fit(data, valid)
 
     def _prepare(self, data: pd.DataFrame, feats: list[Feature], what: str) -> dict:
         """The records encoded. The vocabularies and the ranking candidates keep every value, also those of
-        records then held out for early stopping."""
-        data = check_frame(data, what)
+        records then held out for early stopping. An ingested folder (``featvec.data.Interactions``) is
+        records of its user and item columns, read from its shards."""
+        from featvec.data import Interactions
+
         self.features_ = feats
-        self.encoder_ = FeatureEncoder(feats).fit(data, what)
+        if isinstance(data, Interactions):
+            self.encoder_, inputs = _folder_records(data, feats)
+        else:
+            data = check_frame(data, what)
+            self.encoder_ = FeatureEncoder(feats).fit(data, what)
+            inputs = None
         self.units_ = self._units(self.encoder_.names)
         if len(self.units_) < 2:
             raise ValueError("Feat2Vec needs at least two sampling units (groups not all tied together): a "
                              f"negative resamples one unit and keeps the others; units are {self.units_}")
         self.specs_ = self._specs(self.encoder_)
-        inputs = self.encoder_.transform(data, what)
+        inputs = self.encoder_.transform(data, what) if inputs is None else inputs
         self.candidates_ = self._candidates(inputs)
-        return {"inputs": inputs, "n": len(data)}
+        return {"inputs": inputs, "n": len(next(iter(inputs.values())))}
 
     def _prepare_valid(self, valid: pd.DataFrame) -> dict:
         valid = check_frame(valid, "valid")
@@ -481,3 +490,26 @@ class Feat2Vec(BaseModel):
         model.net_.eval()
         model._vectors = None
         return model
+
+
+def _folder_records(data, feats: list[Feature]) -> tuple[FeatureEncoder, dict]:
+    """The encoder and encoded records of an ingested folder: every feature a ``Categorical`` of its user or
+    item column, the vocabularies the folder's (their rows are the shards' rows)."""
+    from featvec.encoding import Vocabulary
+
+    cols = {data.columns["user"]: (data.users, 0), data.columns["item"]: (data.items, 1)}
+    bad = [feature_name(f) for f in feats if not isinstance(f, Categorical) or f.column not in cols]
+    if bad:
+        raise ValueError(f"{data.path} holds the columns {list(cols)}: an ingested folder gives records of those "
+                         f"two only, as categorical groups; {bad} is not one")
+    enc, arrays, inputs = FeatureEncoder(feats), data.arrays(), {}
+    for f in feats:
+        values, k = cols[f.column]
+        if f.min_count != 1 or f.max_size is not None:
+            raise ValueError(f"{feature_name(f)}: min_count / max_size do not apply to an ingested folder (ingest "
+                             "applies min_count)")
+        enc.vocabs[feature_name(f)] = Vocabulary.fit(values)
+        if list(enc.vocabs[feature_name(f)].values) != values:
+            raise ValueError(f"{data.path}: the {f.column!r} ids are not in the order featvec sorts them")
+        inputs[feature_name(f)] = torch.as_tensor(arrays[k].astype(np.int64))
+    return enc, inputs
