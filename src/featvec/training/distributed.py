@@ -125,6 +125,23 @@ class LossForward(torch.nn.Module):
         return self.module.loss(batch)
 
 
+class _SumOverRanks(torch.autograd.Function):
+    """A tensor summed over the ranks; its gradient is summed over the ranks on the way back (every rank's
+    loss depends on every rank's part of the sum)."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:
+        out = t.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
 class SyncedBatchNorm(torch.nn.BatchNorm1d):
     """Batch norm whose training batches' statistics are summed over the ranks (torch's SyncBatchNorm runs on
     GPUs only): the ranks' halves of a batch are normalised as the whole batch would be. Outside a process
@@ -133,12 +150,10 @@ class SyncedBatchNorm(torch.nn.BatchNorm1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or not active():
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce  # gradients flow back through the sums
-
         dims = [0] + list(range(2, x.dim()))
         c = x.shape[1]
         count = torch.full((1,), x.numel() / c, dtype=x.dtype, device=x.device)
-        sums = all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
+        sums = _SumOverRanks.apply(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
         n = sums[-1]
         mean = sums[:c] / n
         var = (sums[c:2 * c] / n - mean * mean).clamp(min=0)
@@ -199,10 +214,9 @@ def _worker(rank: int, nproc: int, port: int, threads: int, device, fn: Callable
 
     set_num_threads(threads)
     dist.init_process_group(backend(device), rank=rank, world_size=nproc)
-    try:
-        fn(*args)
-    finally:
-        dist.destroy_process_group()
+    fn(*args)  # a rank that raises exits at once: launch's spawn ends the others
+    dist.barrier()  # every rank done (rank 0 has saved) before the group's threads stop
+    dist.destroy_process_group()
 
 
 def launch(fn: Callable, args: tuple = (), nproc: int = 2, device: str | None = None) -> None:
