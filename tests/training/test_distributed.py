@@ -131,3 +131,14 @@ def test_two_process_user_model_and_deep_recommender_fit_as_one_process():
     one, two = featvec.fit_parallel(deep(), ratings(), nproc=1), featvec.fit_parallel(deep(), ratings(), nproc=2)
     # float32: with "auto" precision a CPU with bfloat16 rounds the products by how the threads split them
     assert two.history_[-1]["train_loss"] == pytest.approx(one.history_[-1]["train_loss"], rel=1e-4)
+
+
+def test_a_bad_input_in_the_ranks_is_the_callers_error(tmp_path, capfd):
+    """A fit that fails in its processes raises its own error in the caller (no spawn traceback)."""
+    df = ratings().drop(columns="rating")
+    with pytest.raises(ValueError, match="rating"):
+        featvec.fit_parallel(featvec.MatrixFactorization(), df, nproc=2)
+    df.to_csv(tmp_path / "r.csv", index=False)
+    assert main(["fit", "--ratings", str(tmp_path / "r.csv"), "--nproc", "2"]) != 0
+    err = capfd.readouterr().err
+    assert "featvec: error:" in err and "rating" in err and "Traceback" not in err

@@ -15,8 +15,10 @@ Only rank 0 writes a saved model (``BaseModel.save`` on another rank writes noth
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
+import tempfile
 from typing import Callable
 
 import numpy as np
@@ -207,22 +209,47 @@ def init_from_env(device: str | None = None) -> bool:
     return True
 
 
-def _worker(rank: int, nproc: int, port: int, threads: int, device, fn: Callable, args: tuple) -> None:
+# the exceptions a rank's failure is raised again as in the caller (a bad input stays a ValueError naming it)
+_PLAIN = (FileNotFoundError, IsADirectoryError, PermissionError, KeyError, TypeError, ValueError)
+
+
+def _worker(rank: int, nproc: int, port: int, threads: int, device, fn: Callable, args: tuple, errors: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(nproc),
                       LOCAL_RANK=str(rank))
     from featvec.util.threads import set_num_threads
 
     set_num_threads(threads)
     dist.init_process_group(backend(device), rank=rank, world_size=nproc)
-    fn(*args)  # a rank that raises exits at once: launch's spawn ends the others
+    try:
+        fn(*args)
+    except BaseException as exc:  # written for launch to raise again; the rank exits, spawn ends the others
+        kind = next((k.__name__ for k in _PLAIN if isinstance(exc, k)), None)
+        with open(os.path.join(errors, f"rank-{rank}.json"), "w", encoding="utf-8") as f:
+            json.dump({"kind": kind, "type": type(exc).__name__, "message": str(exc)}, f)
+        raise
     dist.barrier()  # every rank done (rank 0 has saved) before the group's threads stop
     dist.destroy_process_group()
+
+
+def _raise_rank_error(errors: str) -> None:
+    """The first failed rank's exception, as the caller's: its kind (ValueError, ...) and message."""
+    names = sorted(f for f in os.listdir(errors) if f.startswith("rank-"))
+    if not names:
+        return
+    with open(os.path.join(errors, names[0]), encoding="utf-8") as f:
+        err = json.load(f)
+    kind = {k.__name__: k for k in _PLAIN}.get(err["kind"])
+    if kind is not None:
+        raise kind(err["message"])
+    raise RuntimeError(f"{names[0][:-5].replace('-', ' ')} of the data-parallel fit failed: {err['type']}: "
+                       f"{err['message']}")
 
 
 def launch(fn: Callable, args: tuple = (), nproc: int = 2, device: str | None = None) -> None:
     """Run ``fn(*args)`` in ``nproc`` fresh processes on this machine, joined in a process group over loopback
     (gloo; nccl for CUDA), the cores shared out among them. ``fn`` must be importable (a module-level
-    function). A rank that fails raises here."""
+    function). A rank that fails raises here: a ValueError (bad input) and the like as itself, anything else
+    as a RuntimeError naming the rank."""
     if dist is None or not dist.is_available():
         raise RuntimeError("this torch build has no torch.distributed")
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
@@ -235,7 +262,13 @@ def launch(fn: Callable, args: tuple = (), nproc: int = 2, device: str | None = 
     env = {k: os.environ.get(k) for k in ("TORCH_CPP_LOG_LEVEL",)}
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
     try:
-        mp.spawn(_worker, args=(nproc, free_port(), threads, device, fn, args), nprocs=nproc, join=True)
+        with tempfile.TemporaryDirectory(prefix="featvec-ranks-") as errors:
+            try:
+                mp.spawn(_worker, args=(nproc, free_port(), threads, device, fn, args, errors), nprocs=nproc,
+                         join=True)
+            except (mp.ProcessRaisedException, mp.ProcessExitedException):
+                _raise_rank_error(errors)
+                raise
     finally:
         for k, v in env.items():
             if v is None:
