@@ -128,3 +128,14 @@ def test_cli_lookalike_reads_the_flat_csv_layout_and_maps_other_names(tmp_path, 
     assert "--column names column(s) ['nope']" in capsys.readouterr().err
     assert main(["lookalike", path, "--category", "Games", "--column", "sid"]) == 2
     assert "use FILE_COLUMN=NAME" in capsys.readouterr().err
+
+
+def test_cli_lookalike_streamed_gives_the_same_audience(events_file, tmp_path, capsys):
+    outs = []
+    for extra in ([], ["--stream"]):
+        csv = tmp_path / f"m{len(extra)}.csv"
+        assert main(["lookalike", str(events_file), "--category", "Games", "--top", "0.2", "--out",
+                     str(tmp_path / "seg.html"), "--csv", str(csv), *extra]) == 0
+        outs.append((capsys.readouterr().out.replace(csv.name, "m.csv"), pd.read_csv(csv)))
+    assert outs[0][0].split("Cleaning report")[1] == outs[1][0].split("Cleaning report")[1]
+    pd.testing.assert_frame_equal(outs[0][1], outs[1][1])

@@ -82,11 +82,13 @@ class _Actions:
 
 def audience_from_event_files(source, *, entity: str, attributes: Sequence[str], category: str, event_col: str,
                               action: str, amount: str | None = None, placeholders: Mapping | None = None,
-                              conflict: str = "mode", chunk_rows: int = 100_000, **read_options) -> Audience:
+                              conflict: str = "mode", chunk_rows: int = 100_000, transform=None,
+                              **read_options) -> Audience:
     """``audience_from_events`` (same arguments, same result) over event files of any size: ``source`` is a
     file, a folder of them or a list, in any format ``featvec.io.readers`` reads (JSON, JSON lines, CSV /
-    TSV, Parquet, gzip), read ``chunk_rows`` events at a time (``read_options`` go to ``iter_events``).
-    Memory holds per-entity counts only. An entity whose events carry only placeholders keeps its first one."""
+    TSV, Parquet, gzip), read ``chunk_rows`` events at a time (``read_options`` go to ``iter_events``;
+    ``transform(chunk) -> chunk``, e.g. renaming columns, runs on each). Memory holds per-entity counts
+    only. An entity whose events carry only placeholders keeps its first one."""
     from featvec.io.readers import iter_events
 
     attributes = [attributes] if isinstance(attributes, str) else list(attributes)
@@ -97,6 +99,7 @@ def audience_from_event_files(source, *, entity: str, attributes: Sequence[str],
     need = [entity, category, event_col, *attributes]
     for path in event_files(source):
         for chunk in iter_events(path, chunk_rows=chunk_rows, **read_options):
+            chunk = chunk if transform is None else transform(chunk)
             _require(chunk, need, path)
             ent = chunk[entity].to_numpy()
             if chunk[entity].isna().any():

@@ -20,6 +20,9 @@ def add_parser(sub, formatter) -> None:
     p.add_argument("events", metavar="EVENTS", help="event log: JSON ({\"data\": [...]}), JSON lines, CSV or Parquet, "
                    "optionally .gz")
     p.add_argument("--category", required=True, help="the category whose funders are the seed")
+    p.add_argument("--stream", action="store_true",
+                   help="read EVENTS (a file or a folder of files) chunk by chunk, keeping per-user counts only: "
+                        "for logs larger than memory; the same audience")
     p.add_argument("--column", nargs="+", default=[], metavar="FILE_COLUMN=NAME",
                    help="map the file's column names to the ones used here (session_id, event_name, category, amount, "
                         "gender, age, marital_status, device, location_state, location_city, location_latitude, "
@@ -70,10 +73,16 @@ def cmd_lookalike(args) -> int:
     from featvec.audience.lookalike import block_shares, lookalikes
     from featvec.audience.segment_map import segment_map
 
-    events, renamed = standard_columns(read_events(args.events), _columns(args.column))
-    if renamed:
-        print("columns: " + ", ".join(f"{a} -> {b}" for a, b in renamed.items()))
-    aud = audience_from_events(events, **EVENTS)
+    if args.stream:  # chunk by chunk: per-user counts in memory, not the events
+        from featvec.audience.streaming import audience_from_event_files
+
+        rename = _columns(args.column)
+        aud = audience_from_event_files(args.events, transform=lambda ch: standard_columns(ch, rename)[0], **EVENTS)
+    else:
+        events, renamed = standard_columns(read_events(args.events), _columns(args.column))
+        if renamed:
+            print("columns: " + ", ".join(f"{a} -> {b}" for a, b in renamed.items()))
+        aud = audience_from_events(events, **EVENTS)
     print(aud.report.text())
     if args.category not in aud.funded.columns:
         raise ValueError(f"unknown category {args.category!r}; categories: {list(aud.funded.columns)}")
