@@ -87,11 +87,11 @@ def test_two_process_feat2vec_and_tabular_fits_learn_as_one_process_does():
 def test_fit_nproc_on_the_command_line_prints_and_saves_once(tmp_path, capsys):
     ratings().to_csv(tmp_path / "r.csv", index=False)
     assert main(["fit", "--ratings", str(tmp_path / "r.csv"), "--dim", "8", "--epochs", "2", "--nproc", "2",
-                 "--out", str(tmp_path / "m")]) == 0
+                 "--device", "auto", "--out", str(tmp_path / "m")]) == 0
     out = capsys.readouterr().out
     assert out.count("fitted MatrixFactorization") <= 1  # rank 0 prints in its own process
     model = featvec.load(tmp_path / "m")
-    assert model.predict(ratings().head(5)).shape == (5,)
+    assert model.predict(ratings().head(5)).shape == (5,) and model.device == "auto"  # the CPU here
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "r.csv"]  # no leftover of another rank
     assert main(["fit", "--ratings", str(tmp_path / "r.csv"), "--nproc", "0"]) != 0
     assert "--nproc must be at least 1, got 0" in capsys.readouterr().err

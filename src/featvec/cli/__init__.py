@@ -30,9 +30,9 @@ def _fit(args) -> int:
     if args.nproc < 1:
         raise ValueError(f"--nproc must be at least 1, got {args.nproc}")
     if args.nproc > 1:
-        launch(_fit_rank, (args,), args.nproc)
+        launch(_fit_rank, (args,), args.nproc, device=args.device)
         return 0
-    if init_from_env():
+    if init_from_env(args.device):
         return _fit_rank(args)
     return _fit_one(args)
 

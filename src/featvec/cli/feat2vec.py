@@ -52,7 +52,7 @@ def fit_feat2vec(args) -> int:
     groups, df = parse_groups(args.groups, df)
     params = {"groups": groups, "tie": [t.split(",") for t in (args.tie or [])], "seed": args.seed,
               "objective": args.objective, "show_progress": args.progress}
-    for name in ("dim", "epochs", "lr", "batch_size", "valid_frac", "negatives"):
+    for name in ("dim", "epochs", "lr", "batch_size", "valid_frac", "negatives", "device"):
         if getattr(args, name, None) is not None:
             params[name] = getattr(args, name)
     if args.bias_only:

@@ -55,7 +55,7 @@ def cmd_fit(args) -> int:
     return 0
 
 
-TRAINING_OPTIONS = ("dim", "epochs", "lr", "batch_size", "valid_frac", "reg", "alpha", "iterations")
+TRAINING_OPTIONS = ("dim", "epochs", "lr", "batch_size", "valid_frac", "reg", "alpha", "iterations", "device")
 
 
 def _training_options(args, cls) -> dict:
@@ -185,6 +185,7 @@ def add_parser(sub, model_options=()) -> None:
     t.add_argument("--valid-frac", type=float, help="hold out this fraction to report a validation loss each epoch")
     t.add_argument("--test-frac", type=float, help="hold out this fraction as a test set and print its RMSE/MAE "
                                                     "(implicit: of each user's rows, and print ranking metrics)")
+    t.add_argument("--device", metavar="DEVICE", help="cpu (default), cuda or auto: a GPU when there is one")
     t.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train data-parallel in N processes on this machine (gloo over loopback, the cores shared "
                         "out; rank 0 saves); several machines: torchrun, see docs/distributed.md")

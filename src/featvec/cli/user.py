@@ -21,7 +21,7 @@ def fit_user(args) -> int:
     bags, df = bag_columns(df, args.bags, "tfidf" if recipe == "small_data" else None)
     params = {"attributes": args.attributes or [], "seed": args.seed, "show_progress": args.progress,
               "recipe": recipe, "id_col": args.id_col}
-    for name in ("dim", "epochs", "lr", "batch_size", "valid_frac"):
+    for name in ("dim", "epochs", "lr", "batch_size", "valid_frac", "device"):
         if getattr(args, name, None) is not None:
             params[name] = getattr(args, name)
     if recipe == "small_data":

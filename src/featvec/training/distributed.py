@@ -181,8 +181,8 @@ def wrap(module: torch.nn.Module, device: torch.device):
         if type(m) is torch.nn.BatchNorm1d:
             m.__class__ = SyncedBatchNorm  # same parameters and buffers, statistics over all ranks
 
-    ddp = DistributedDataParallel(LossForward(module), device_ids=[device.index] if device.type == "cuda" else None,
-                                  find_unused_parameters=True)
+    gpu = [torch.cuda.current_device() if device.index is None else device.index] if device.type == "cuda" else None
+    ddp = DistributedDataParallel(LossForward(module), device_ids=gpu, find_unused_parameters=True)
     ddp.loss = ddp.forward
     return ddp
 
@@ -205,8 +205,16 @@ def init_from_env(device: str | None = None) -> bool:
     if dist is None or not dist.is_available() or int(os.environ.get("WORLD_SIZE", "1")) < 2:
         return False
     if not dist.is_initialized():
-        dist.init_process_group(backend(device))
+        _join(backend(device), int(os.environ.get("LOCAL_RANK", "0")))
     return True
+
+
+def _join(name: str, local_rank: int, **kwargs) -> None:
+    """Join the process group (``name``: gloo or nccl); under nccl each process of a machine takes its own GPU
+    first (``device="cuda"`` then means that one)."""
+    if name == "nccl":
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group(name, **kwargs)
 
 
 # the exceptions a rank's failure is raised again as in the caller (a bad input stays a ValueError naming it)
@@ -219,7 +227,7 @@ def _worker(rank: int, nproc: int, port: int, threads: int, device, fn: Callable
     from featvec.util.threads import set_num_threads
 
     set_num_threads(threads)
-    dist.init_process_group(backend(device), rank=rank, world_size=nproc)
+    _join(backend(device), rank, rank=rank, world_size=nproc)
     try:
         fn(*args)
     except BaseException as exc:  # written for launch to raise again; the rank exits, spawn ends the others
