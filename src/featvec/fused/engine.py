@@ -14,7 +14,7 @@ import numpy as np
 
 from featvec.fused.schedule import BlockSchedule, grid_size
 from featvec.fused.slots import Side
-from featvec.training.distributed import TableExchange, active, all_min, all_sum, world
+from featvec.training.distributed import TableExchange, active, all_min, all_sum, broadcast_rows, world
 from featvec.training.epochs import run_epochs
 from featvec.util.threads import get_num_threads, run_parallel
 
@@ -108,7 +108,8 @@ class BlockTrainer:
         self.p = grid_size(t, users.W.shape[0] + items.W.shape[0], 4 * (users.W.shape[1] + 1), len(su))
         self.p = all_min(min(self.p, max(1, min(users.n_entities, items.n_entities) - 1)))  # one grid for all
         self.users, self.items = SideState(users, self.p > 1), SideState(items, self.p > 1)
-        self.exchange = TableExchange([users.W, users.B, items.W, items.B]) if active() else None
+        owned = self.users.plain and self.items.plain  # then each round's rows go from their owner (no copies)
+        self.exchange = TableExchange([users.W, users.B, items.W, items.B]) if active() and not owned else None
         self.kernel = kernel(self.users.plain and self.items.plain)
         self.history: list[dict] = []
         self.stop = False
@@ -136,7 +137,9 @@ class BlockTrainer:
             total += sum(run_parallel(self.kernel, tasks))
             self.users.merge(cu)
             self.items.merge(ci)
-            if self.exchange is not None:
+            if self.users.plain and self.items.plain and size > 1:  # each row's owner sends it
+                _send_owned_rows(sched, blocks, size, (self.users.side, self.items.side))
+            elif self.exchange is not None:
                 self.exchange()
             if bar is not None:
                 bar.update(int(sum(t[2] - t[1] for t in tasks)))
@@ -167,3 +170,15 @@ class BlockTrainer:
                    total=n * self.epochs, unit=self.what)
         warn_if_diverged(self.history)
         return self.history
+
+
+def _send_owned_rows(sched: BlockSchedule, blocks: list, size: int, sides: tuple) -> None:
+    """After a round, every rank's moved rows to the other ranks, sent by their owner: rank k worked blocks
+    k, k + size, ... of the round, so it alone moved the users of those blocks' user groups and the items of
+    their item groups (plain sides: entity e is row e)."""
+    for k in range(size):
+        mine = blocks[k::size]
+        for side, group, pick in ((sides[0], sched.user_group, 0), (sides[1], sched.item_group, 1)):
+            rows = np.flatnonzero(np.isin(group, [b[pick] for b in mine]))
+            if rows.size:
+                broadcast_rows(side.W, side.B, rows, k)

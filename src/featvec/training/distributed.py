@@ -89,6 +89,19 @@ def broadcast_ranges(t: torch.Tensor, bounds: list[tuple[int, int]]) -> None:
             t[lo:hi] = chunk
 
 
+def broadcast_rows(W: np.ndarray, B: np.ndarray, rows: np.ndarray, src: int) -> None:
+    """Rows ``rows`` of the table ``W`` and its biases ``B`` (in place) from rank ``src`` to every rank, as one
+    message."""
+    buf = torch.empty(len(rows), W.shape[1] + 1, dtype=torch.float32)
+    if world()[0] == src:
+        buf[:, :-1] = torch.from_numpy(np.ascontiguousarray(W[rows], dtype=np.float32))
+        buf[:, -1] = torch.from_numpy(np.ascontiguousarray(B[rows], dtype=np.float32))
+    dist.broadcast(buf, src=src)
+    if world()[0] != src:
+        W[rows] = buf[:, :-1].numpy()
+        B[rows] = buf[:, -1].numpy()
+
+
 class TableExchange:
     """Merges the ranks' copies of some tables after each round: a row one rank moved takes that rank's
     value; a row several moved, their mean; a row none moved keeps its value. The tables are numpy arrays
