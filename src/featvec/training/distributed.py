@@ -5,7 +5,8 @@ on its shard of the samples; the ranks keep one model.
   over gloo); each step's global batch is cut into one contiguous part per rank.
 - the fused SGD kernels: every rank draws the same block schedule and works every size-th block of each
   round on its threads; the blocks of a round share no user or item, so after the round each row takes the
-  value of the rank that moved it (``TableExchange``): the result of one process with all the threads.
+  value of the rank that moved it (``broadcast_rows`` from its owner; ``TableExchange`` where feature rows
+  are shared): the result of one process with all the threads.
   Feat2Vec's records are split per round; a row several ranks moved takes their mean.
 - ALS: each rank solves a contiguous range of rows (equal numbers of non-zeros); the ranges are broadcast
   from their ranks after every half-step (the fit is the one process's, to the bit).
