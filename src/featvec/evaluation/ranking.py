@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from featvec.evaluation.metrics import METRICS, ranking_metrics
-from featvec.util.arrays import distinct_csr, in_csr
+from featvec.util.arrays import distinct_csr
 
 CSR = tuple  # (indptr, indices): row u holds indices[indptr[u]:indptr[u + 1]]
 
@@ -149,8 +149,7 @@ def evaluate(model, test: pd.DataFrame, k=20, metrics=METRICS, sampled: int | No
     ok = (u > 0) & (i > 0)
     if not ok.any():
         raise ValueError("no test row has both a user and an item seen in training")
-    ptr, idx = (np.asarray(t) for t in model.seen_)  # each user's items (rows from 1), sorted
-    share = float(in_csr(ptr, idx, u, i).mean())
+    share = model._seen_share(u, i)
     if share > 0.5:
         warnings.warn(f"{share:.0%} of the test rows are training interactions of this model; they are masked "
                       "from the ranking, so the metrics say little: evaluate on held-out rows (featvec fit "
@@ -159,6 +158,7 @@ def evaluate(model, test: pd.DataFrame, k=20, metrics=METRICS, sampled: int | No
     test_csr = csr_from_pairs(u[ok] - 1, i[ok] - 1, len(model.users_) - 1)
     dropped = int((~ok).sum())
     del u, i, ok
+    ptr, idx = (np.asarray(t) for t in model.seen_)  # each user's items (rows from 1), sorted
     train_csr = (ptr[1:] - ptr[1], idx - 1)  # drop the unknown row 0; items shift to 0-based
     out = full_ranking(lambda users: model._score_rows(users + 1), n_items, train_csr, test_csr, k, metrics,
                        batch_size, sampled, seed)

@@ -108,9 +108,10 @@ class BlockTrainer:
         self.p = grid_size(t, users.W.shape[0] + items.W.shape[0], 4 * (users.W.shape[1] + 1), len(su))
         self.p = all_min(min(self.p, max(1, min(users.n_entities, items.n_entities) - 1)))  # one grid for all
         self.users, self.items = SideState(users, self.p > 1), SideState(items, self.p > 1)
-        owned = self.users.plain and self.items.plain  # then each round's rows go from their owner (no copies)
-        self.exchange = TableExchange([users.W, users.B, items.W, items.B]) if active() and not owned else None
-        self.kernel = kernel(self.users.plain and self.items.plain)
+        plain = self.users.plain and self.items.plain
+        # data-parallel, tables with rows shared by entities: the ranks' copies merged (plain ones: sent by owner)
+        self.shared_rows = TableExchange([users.W, users.B, items.W, items.B]) if active() and not plain else None
+        self.kernel = kernel(plain)
         self.history: list[dict] = []
         self.stop = False
         self.stats = np.zeros(1, dtype=np.int64)
@@ -137,13 +138,19 @@ class BlockTrainer:
             total += sum(run_parallel(self.kernel, tasks))
             self.users.merge(cu)
             self.items.merge(ci)
-            if self.users.plain and self.items.plain and size > 1:  # each row's owner sends it
-                _send_owned_rows(sched, blocks, size, (self.users.side, self.items.side))
-            elif self.exchange is not None:
-                self.exchange()
+            if size > 1:
+                self._exchange(sched, blocks, size)
             if bar is not None:
                 bar.update(int(sum(t[2] - t[1] for t in tasks)))
         return total
+
+    def _exchange(self, sched: BlockSchedule, blocks: list, size: int) -> None:
+        """After a round, the rows each rank moved to every rank: from their owner, or merged where entities
+        share rows."""
+        if self.shared_rows is not None:
+            self.shared_rows()
+        else:
+            _send_owned_rows(sched, blocks, size, (self.users.side, self.items.side))
 
     def fit(self) -> list[dict]:
         sched = BlockSchedule(self.su, self.si, self.sy, self.users.side.n_entities, self.items.side.n_entities,

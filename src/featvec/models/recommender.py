@@ -48,12 +48,17 @@ class Recommender(BaseModel):
         """The share of ``df``'s (user, item) rows that were training interactions of this model (a test set
         should hold none: evaluating on training rows measures nothing)."""
         self._check_fitted()
-        from featvec.util.arrays import in_csr
-
         u = self.users_.rows(df[self.user_col].to_numpy())
         i = self.items_.rows(df[self.item_col].to_numpy())
-        ptr, idx = (np.asarray(t) for t in self.seen_)  # each user's items sorted
-        return float(in_csr(ptr, idx, u, i).mean()) if len(df) else 0.0
+        return self._seen_share(u, i)
+
+    def _seen_share(self, u: np.ndarray, i: np.ndarray) -> float:
+        """The share of (user row, item row) pairs among the training pairs (``seen_``: each user's items
+        sorted), by binary search."""
+        from featvec.util.arrays import in_csr
+
+        ptr, idx = (np.asarray(t) for t in self.seen_)
+        return float(in_csr(ptr, idx, u, i).mean()) if len(u) else 0.0
 
     def _fold_in_users(self, user_items: pd.DataFrame):
         raise ValueError(f"{type(self).__name__} cannot fold in new users; use ImplicitRecommender")

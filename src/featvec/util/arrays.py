@@ -168,6 +168,19 @@ def transpose_csr(indptr: np.ndarray, indices: np.ndarray, conf: np.ndarray, n_c
                           np.ascontiguousarray(conf), int(n_cols))
 
 
+@nb.njit(inline="always")
+def _stored(idx, lo, end, c):
+    """Whether ``c`` is among idx[lo:end] (sorted): a binary search."""
+    hi = end
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if idx[mid] < c:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < end and idx[lo] == c
+
+
 @nb.njit(cache=True)
 def _in_csr(ptr, idx, rows, cols):
     out = np.zeros(rows.shape[0], dtype=np.bool_)
@@ -175,15 +188,7 @@ def _in_csr(ptr, idx, rows, cols):
         r = rows[k]
         if r < 0 or r + 1 >= ptr.shape[0]:
             continue
-        lo, hi, c = ptr[r], ptr[r + 1], cols[k]
-        end = hi
-        while lo < hi:  # binary search: the columns of a row are sorted
-            mid = (lo + hi) // 2
-            if idx[mid] < c:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[k] = lo < end and idx[lo] == c
+        out[k] = _stored(idx, ptr[r], ptr[r + 1], cols[k])
     return out
 
 
@@ -198,19 +203,9 @@ def in_csr(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, cols: np.n
 def _row_hits(ptr, idx, ranked):
     out = np.zeros(ranked.shape, dtype=np.bool_)
     for r in range(ranked.shape[0]):
-        a, b = ptr[r], ptr[r + 1]
         for j in range(ranked.shape[1]):
-            c = ranked[r, j]
-            if c < 0:
-                continue
-            lo, hi = a, b
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if idx[mid] < c:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            out[r, j] = lo < b and idx[lo] == c
+            if ranked[r, j] >= 0:
+                out[r, j] = _stored(idx, ptr[r], ptr[r + 1], ranked[r, j])
     return out
 
 
